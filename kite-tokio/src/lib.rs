@@ -1,0 +1,1 @@
+//! Kite on tokio (see issue 4).
