@@ -175,6 +175,8 @@ pub enum JoinError {
         /// What went wrong with each target.
         failures: Vec<JoinFailure>,
     },
+    /// The node was shut down before the join completed.
+    Stopped,
 }
 
 impl fmt::Display for JoinError {
@@ -192,6 +194,7 @@ impl fmt::Display for JoinError {
                 }
                 Ok(())
             }
+            JoinError::Stopped => f.write_str("the node was shut down before the join completed"),
         }
     }
 }
@@ -210,6 +213,8 @@ pub enum LeaveError {
         /// How many nodes were tried.
         tried: usize,
     },
+    /// The node was shut down before the leave completed.
+    Stopped,
 }
 
 impl fmt::Display for LeaveError {
@@ -220,6 +225,7 @@ impl fmt::Display for LeaveError {
             LeaveError::NoneNotified { tried } => {
                 write!(f, "none of the {tried} nodes told of the leave acknowledged it")
             }
+            LeaveError::Stopped => f.write_str("the node was shut down before the leave completed"),
         }
     }
 }

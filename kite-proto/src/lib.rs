@@ -31,6 +31,7 @@
 //! [`LocalStateError`].
 
 mod config;
+pub mod driver;
 mod error;
 mod event;
 mod id;

@@ -84,7 +84,7 @@ impl Node {
             Message::DigestRequest { digest, .. } => {
                 self.observe_digest(now, &digest);
                 let room = self.datagram_room() - 2 * MAX_COUNT_LEN - 1;
-                let reserve = self.digest_len().min(room / 2);
+                let reserve = self.digest_len(room / 2);
                 let (delta, used, complete) = self.delta_for(&digest, room - reserve);
                 let digest_out = self.digest(room - used);
                 let msg = Message::DigestResponse {
@@ -138,13 +138,30 @@ impl Node {
         self.config.limits.max_frame_len - HEADER_LEN - id_len(&self.id)
     }
 
-    /// Encoded length of our whole digest's entries.
-    fn digest_len(&self) -> usize {
-        self.digest_entries().map(|e| digest_entry_len(&e)).sum()
+    /// Encoded length of our whole digest's entries, counted up to `cap`.
+    fn digest_len(&self, cap: usize) -> usize {
+        let mut total = 0;
+        for entry in self.digest_entries() {
+            total += digest_entry_len(&entry);
+            if total >= cap {
+                return cap;
+            }
+        }
+        total
     }
 
     /// Our entry, then the ids we want, then every known node.
     fn digest_entries(&self) -> impl Iterator<Item = DigestEntry> + '_ {
+        let known = self.peers.iter().map(|(id, peer)| DigestEntry {
+            id: id.clone(),
+            heartbeat: peer.heartbeat,
+            version: peer.state.version(),
+        });
+        self.leading_entries().chain(known)
+    }
+
+    /// Our own entry and the ids whose state we want.
+    fn leading_entries(&self) -> impl Iterator<Item = DigestEntry> + '_ {
         let me = DigestEntry {
             id: self.id.clone(),
             heartbeat: self.heartbeat,
@@ -155,35 +172,45 @@ impl Node {
             heartbeat: 0,
             version: 0,
         });
-        let known = self.peers.iter().map(|(id, peer)| DigestEntry {
-            id: id.clone(),
-            heartbeat: peer.heartbeat,
-            version: peer.state.version(),
-        });
-        core::iter::once(me).chain(wanted).chain(known)
+        core::iter::once(me).chain(wanted)
     }
 
     /// A digest of at most `room` bytes of entries (plus flag and count):
-    /// ours and the wanted ids first, then the known nodes shuffled, so
-    /// truncation favours no node round after round.
+    /// ours and the wanted ids first, then known nodes in random order until
+    /// the room is full, so truncation favours no node round after round.
     pub(super) fn digest(&mut self, room: usize) -> Digest {
-        let fixed = 1 + self.wanted.len();
-        let mut entries: Vec<DigestEntry> = self.digest_entries().collect();
-        rng::shuffle(&mut *self.rng, &mut entries[fixed..]);
-        let total = entries.len();
         let mut used = 0;
-        let mut kept = Vec::with_capacity(total);
-        for entry in entries {
+        let mut entries = Vec::new();
+        let mut complete = true;
+        for entry in self.leading_entries() {
             let len = digest_entry_len(&entry);
             if used + len <= room {
                 used += len;
-                kept.push(entry);
+                entries.push(entry);
+            } else {
+                complete = false;
             }
         }
-        Digest {
-            complete: kept.len() == total,
-            entries: kept,
+        let mut peers: Vec<_> = self.peers.iter().collect();
+        for i in 0..peers.len() {
+            // A partial Fisher-Yates shuffle: only the listed nodes are drawn.
+            let j = i + rng::index(&mut *self.rng, peers.len() - i);
+            peers.swap(i, j);
+            let (id, peer) = peers[i];
+            let entry = DigestEntry {
+                id: id.clone(),
+                heartbeat: peer.heartbeat,
+                version: peer.state.version(),
+            };
+            let len = digest_entry_len(&entry);
+            if used + len > room {
+                complete = false;
+                break;
+            }
+            used += len;
+            entries.push(entry);
         }
+        Digest { complete, entries }
     }
 
     /// What the owner of `digest` lacks, within `room` bytes: new and most

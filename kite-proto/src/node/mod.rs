@@ -220,6 +220,11 @@ impl Node {
         self.peers.get(id).map(|peer| peer.view(id))
     }
 
+    /// How many known remote nodes have `status` (the local node excluded).
+    pub fn peer_count(&self, status: NodeStatus) -> usize {
+        self.peers.values().filter(|peer| peer.status == status).count()
+    }
+
     /// Snapshots of every known node, the local one first, then by id.
     pub fn nodes(&self) -> Vec<NodeView> {
         core::iter::once(self.local_node())
