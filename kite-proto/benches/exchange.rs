@@ -105,29 +105,39 @@ fn benches(c: &mut Criterion) {
     for packet in [1400, 65_000] {
         let mut n = node_with_view(packet, &view);
         let mut now = Timestamp::ZERO;
-        c.bench_function(&format!("round: build+encode digest (1000 nodes, {packet} B)"), |b| {
-            b.iter(|| {
-                now = now + Duration::from_millis(600);
-                n.handle_timeout(now);
-                black_box(drain(&mut n))
-            })
-        });
+        c.bench_function(
+            &format!("round: build+encode digest (1000 nodes, {packet} B)"),
+            |b| {
+                b.iter(|| {
+                    now = now + Duration::from_millis(600);
+                    n.handle_timeout(now);
+                    black_box(drain(&mut n))
+                })
+            },
+        );
 
         let request = behind_digest(packet);
         let mut n = node_with_view(packet, &view);
-        c.bench_function(&format!("answer digest: build+encode delta ({packet} B)"), |b| {
-            b.iter(|| {
-                n.handle_datagram(Timestamp::ZERO, peer_addr(1), &request);
-                let out = drain(&mut n);
-                // Let the push slot free up so every iteration does the same work.
-                for o in &out {
-                    if let Output::Request { id, .. } = o {
-                        n.handle_response(Timestamp::ZERO, *id, Err(kite_proto::StreamError::TimedOut));
+        c.bench_function(
+            &format!("answer digest: build+encode delta ({packet} B)"),
+            |b| {
+                b.iter(|| {
+                    n.handle_datagram(Timestamp::ZERO, peer_addr(1), &request);
+                    let out = drain(&mut n);
+                    // Let the push slot free up so every iteration does the same work.
+                    for o in &out {
+                        if let Output::Request { id, .. } = o {
+                            n.handle_response(
+                                Timestamp::ZERO,
+                                *id,
+                                Err(kite_proto::StreamError::TimedOut),
+                            );
+                        }
                     }
-                }
-                black_box(out)
-            })
-        });
+                    black_box(out)
+                })
+            },
+        );
 
         let reply = drain(&mut node_with_view(packet, &view))
             .into_iter()

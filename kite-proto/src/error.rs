@@ -78,7 +78,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "suspicion_threshold {threshold} must be a finite number above zero"
             ),
-            ConfigError::ZeroCompactThreshold => f.write_str("compact_threshold must be at least 1"),
+            ConfigError::ZeroCompactThreshold => {
+                f.write_str("compact_threshold must be at least 1")
+            }
             ConfigError::FrameTooSmall {
                 max_frame_len,
                 needed,
@@ -221,9 +223,14 @@ impl fmt::Display for LeaveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LeaveError::AlreadyLeft => f.write_str("the node has already left"),
-            LeaveError::NoPeers => f.write_str("no live node is known, so nobody was told of the leave"),
+            LeaveError::NoPeers => {
+                f.write_str("no live node is known, so nobody was told of the leave")
+            }
             LeaveError::NoneNotified { tried } => {
-                write!(f, "none of the {tried} nodes told of the leave acknowledged it")
+                write!(
+                    f,
+                    "none of the {tried} nodes told of the leave acknowledged it"
+                )
             }
             LeaveError::Stopped => f.write_str("the node was shut down before the leave completed"),
         }
@@ -268,7 +275,9 @@ impl fmt::Display for DecodeError {
             DecodeError::FrameTooLarge { len, max } => {
                 write!(f, "frame of {len} bytes exceeds the {max}-byte limit")
             }
-            DecodeError::UnexpectedMessage => f.write_str("message of the wrong kind for this channel"),
+            DecodeError::UnexpectedMessage => {
+                f.write_str("message of the wrong kind for this channel")
+            }
         }
     }
 }

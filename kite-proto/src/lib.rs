@@ -45,9 +45,7 @@ mod target;
 mod time;
 pub mod wire;
 
-pub use config::{
-    Config, ENTRY_OVERHEAD, LEAVE_FANOUT, Limits, MAX_PACKET_SIZE, MIN_PACKET_SIZE,
-};
+pub use config::{Config, ENTRY_OVERHEAD, LEAVE_FANOUT, Limits, MAX_PACKET_SIZE, MIN_PACKET_SIZE};
 pub use error::{
     ConfigError, DecodeError, JoinError, JoinFailure, LeaveError, LocalStateError, NodeIdError,
     ResolveError, StreamError,

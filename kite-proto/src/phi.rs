@@ -42,10 +42,10 @@ impl PhiDetector {
             return;
         }
         self.last = now;
-        if self.intervals.len() == WINDOW {
-            if let Some(old) = self.intervals.pop_front() {
-                self.sum -= old;
-            }
+        if self.intervals.len() == WINDOW
+            && let Some(old) = self.intervals.pop_front()
+        {
+            self.sum -= old;
         }
         self.intervals.push_back(interval);
         self.sum += interval;

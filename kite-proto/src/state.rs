@@ -282,13 +282,12 @@ impl NodeState {
         let kept = self.log.split_off(&floor.saturating_add(1));
         let dropped = core::mem::replace(&mut self.log, kept);
         for slot in dropped.into_values() {
-            if let Slot::Key(key) = slot {
-                if let Some(entry) = self.entries.remove(&key) {
-                    self.bytes -= cost(&key, entry.value.as_deref());
-                    match entry.value {
-                        Some(value) => changes.push(Change::Deleted { key, value }),
-                        None => self.tombstones -= 1,
-                    }
+            let Slot::Key(key) = slot else { continue };
+            if let Some(entry) = self.entries.remove(&key) {
+                self.bytes -= cost(&key, entry.value.as_deref());
+                match entry.value {
+                    Some(value) => changes.push(Change::Deleted { key, value }),
+                    None => self.tombstones -= 1,
                 }
             }
         }

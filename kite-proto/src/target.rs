@@ -26,12 +26,18 @@ pub(crate) fn parse(target: &str, default_port: u16) -> Result<Target, JoinError
     if let Ok(addr) = t.parse::<SocketAddr>() {
         return Ok(Target::Addr(addr));
     }
-    let bare = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(t);
+    let bare = t
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(t);
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(Target::Addr(SocketAddr::new(ip, default_port)));
     }
     let (host, port) = match t.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| invalid("invalid port"))?),
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>().map_err(|_| invalid("invalid port"))?,
+        ),
         None => (t, default_port),
     };
     let valid = !host.is_empty()
@@ -78,7 +84,15 @@ mod tests {
 
     #[test]
     fn bad_targets_are_typed_errors() {
-        for bad in ["", "  ", "host:99999", "host:", "bad host", "a/b:1", ":7000"] {
+        for bad in [
+            "",
+            "  ",
+            "host:99999",
+            "host:",
+            "bad host",
+            "a/b:1",
+            ":7000",
+        ] {
             assert!(
                 matches!(parse(bad, 7000), Err(JoinError::InvalidTarget { .. })),
                 "{bad:?}"

@@ -26,7 +26,11 @@ fn a_crashed_node_is_reported_down_then_up_when_it_returns() {
     let id3 = net.id(3);
     for i in 0..3 {
         assert_eq!(status(&net, i, 3), Some(NodeStatus::Down), "observer {i}");
-        let downs = net.events_of(i).iter().filter(|e| **e == Event::NodeDown { id: id3.clone() }).count();
+        let downs = net
+            .events_of(i)
+            .iter()
+            .filter(|e| **e == Event::NodeDown { id: id3.clone() })
+            .count();
         assert_eq!(downs, 1, "observer {i}");
     }
     // It comes back (same process, e.g. after a network cut).
@@ -34,7 +38,10 @@ fn a_crashed_node_is_reported_down_then_up_when_it_returns() {
     net.run_for(Duration::from_secs(3));
     for i in 0..3 {
         assert_eq!(status(&net, i, 3), Some(NodeStatus::Alive), "observer {i}");
-        assert!(net.events_of(i).contains(&Event::NodeUp { id: id3.clone() }));
+        assert!(
+            net.events_of(i)
+                .contains(&Event::NodeUp { id: id3.clone() })
+        );
     }
 }
 
@@ -60,7 +67,10 @@ fn leave_notifies_at_most_three_nodes_and_everyone_reports_left() {
     let id5 = net.id(5);
     for i in 0..5 {
         assert_eq!(status(&net, i, 5), Some(NodeStatus::Left), "observer {i}");
-        assert!(!net.events_of(i).contains(&Event::NodeDown { id: id5.clone() }));
+        assert!(
+            !net.events_of(i)
+                .contains(&Event::NodeDown { id: id5.clone() })
+        );
     }
     assert_eq!(
         net.nodes[5].upsert_local("k", "v"),
@@ -123,8 +133,16 @@ fn left_and_down_nodes_expire_and_a_left_node_is_never_rediscovered() {
     net.run_for(Duration::from_secs(40));
     let (id3, id4) = (net.id(3), net.id(4));
     for i in 0..2 {
-        assert_eq!(status(&net, i, 3), None, "observer {i} still has the crashed node");
-        assert_eq!(status(&net, i, 4), None, "observer {i} still has the left node");
+        assert_eq!(
+            status(&net, i, 3),
+            None,
+            "observer {i} still has the crashed node"
+        );
+        assert_eq!(
+            status(&net, i, 4),
+            None,
+            "observer {i} still has the left node"
+        );
         let events = net.events_of(i);
         assert!(events.contains(&Event::NodeExpired { id: id3.clone() }));
         assert!(events.contains(&Event::NodeExpired { id: id4.clone() }));
@@ -132,7 +150,10 @@ fn left_and_down_nodes_expire_and_a_left_node_is_never_rediscovered() {
             .iter()
             .filter(|e| matches!(e, Event::NodeJoined { id, .. } if *id == id4))
             .count();
-        assert_eq!(rejoins, 1, "observer {i} re-discovered the left node: {events:?}");
+        assert_eq!(
+            rejoins, 1,
+            "observer {i} re-discovered the left node: {events:?}"
+        );
     }
 }
 

@@ -21,8 +21,13 @@ fn digest() -> impl Strategy<Value = Digest> {
     (
         any::<bool>(),
         prop::collection::vec(
-            (node_id(), any::<u64>(), any::<u64>())
-                .prop_map(|(id, heartbeat, version)| DigestEntry { id, heartbeat, version }),
+            (node_id(), any::<u64>(), any::<u64>()).prop_map(|(id, heartbeat, version)| {
+                DigestEntry {
+                    id,
+                    heartbeat,
+                    version,
+                }
+            }),
             0..8,
         ),
     )
@@ -41,7 +46,13 @@ fn update() -> impl Strategy<Value = Update> {
 
 fn delta() -> impl Strategy<Value = Delta> {
     prop::collection::vec(
-        (node_id(), socket_addr(), any::<u64>(), any::<u64>(), prop::collection::vec(update(), 0..5))
+        (
+            node_id(),
+            socket_addr(),
+            any::<u64>(),
+            any::<u64>(),
+            prop::collection::vec(update(), 0..5),
+        )
             .prop_map(|(id, addr, heartbeat, from_version, updates)| NodeDelta {
                 id,
                 addr,
@@ -57,11 +68,17 @@ fn delta() -> impl Strategy<Value = Delta> {
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
         (node_id(), digest()).prop_map(|(from, digest)| Message::DigestRequest { from, digest }),
-        (node_id(), delta(), digest())
-            .prop_map(|(from, delta, digest)| Message::DigestResponse { from, delta, digest }),
+        (node_id(), delta(), digest()).prop_map(|(from, delta, digest)| Message::DigestResponse {
+            from,
+            delta,
+            digest
+        }),
         (node_id(), delta()).prop_map(|(from, delta)| Message::Delta { from, delta }),
-        (node_id(), delta(), digest())
-            .prop_map(|(from, delta, digest)| Message::JoinRequest { from, delta, digest }),
+        (node_id(), delta(), digest()).prop_map(|(from, delta, digest)| Message::JoinRequest {
+            from,
+            delta,
+            digest
+        }),
         (node_id(), delta()).prop_map(|(from, delta)| Message::JoinResponse { from, delta }),
         (node_id(), delta()).prop_map(|(from, delta)| Message::Push { from, delta }),
         node_id().prop_map(|from| Message::Ack { from }),
@@ -107,10 +124,16 @@ proptest! {
 fn other_versions_and_types_are_typed_errors() {
     use kite_proto::DecodeError;
     assert_eq!(wire::decode(&[]), Err(DecodeError::TooShort));
-    assert_eq!(wire::decode(&[2, 1, 0]), Err(DecodeError::UnsupportedVersion(2)));
+    assert_eq!(
+        wire::decode(&[2, 1, 0]),
+        Err(DecodeError::UnsupportedVersion(2))
+    );
     assert_eq!(wire::decode(&[1, 99]), Err(DecodeError::UnknownType(99)));
     assert_eq!(wire::decode(&[1, 7]), Err(DecodeError::Malformed));
-    assert_eq!(wire::decode(&[1, 7, 1, b'a', 0]), Err(DecodeError::TrailingBytes));
+    assert_eq!(
+        wire::decode(&[1, 7, 1, b'a', 0]),
+        Err(DecodeError::TrailingBytes)
+    );
     // An id longer than 64 bytes is malformed.
     let mut long = vec![1, 7, 65];
     long.extend(std::iter::repeat_n(b'a', 65));

@@ -7,7 +7,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use kite_proto::{Config, Limits, Node, NodeId, Output, SeededRng, StreamError, StreamId, Timestamp};
+use kite_proto::{
+    Config, Limits, Node, NodeId, Output, SeededRng, StreamError, StreamId, Timestamp,
+};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -15,7 +17,10 @@ enum Op {
     Upsert(u8, String),
     Delete(u8),
     /// A gossip round whose datagrams are delivered with faults.
-    Round { faults: Vec<(bool, bool)>, order: Vec<prop::sample::Index> },
+    Round {
+        faults: Vec<(bool, bool)>,
+        order: Vec<prop::sample::Index>,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -46,9 +51,19 @@ impl Pair {
             c.node_id = Some(NodeId::new(format!("n{i}")).unwrap());
             c.compact_threshold = 4;
             c.suspicion_threshold = 1e9;
-            Node::new(c, SeededRng::from_seed_u64(seed + i as u64), Timestamp::ZERO).unwrap()
+            Node::new(
+                c,
+                SeededRng::from_seed_u64(seed + i as u64),
+                Timestamp::ZERO,
+            )
+            .unwrap()
         };
-        Pair { nodes: [make(0), make(1)], addrs, now: Timestamp::ZERO, in_flight: Vec::new() }
+        Pair {
+            nodes: [make(0), make(1)],
+            addrs,
+            now: Timestamp::ZERO,
+            in_flight: Vec::new(),
+        }
     }
 
     /// Moves node `i`'s outputs into flight; streams are served at once,
@@ -64,17 +79,28 @@ impl Pair {
                     Output::Request { id, payload, .. } => {
                         if stream_ok {
                             let now = self.now;
-                            self.nodes[j].handle_request(now, StreamId(id.0), self.addrs[i], &payload);
+                            self.nodes[j].handle_request(
+                                now,
+                                StreamId(id.0),
+                                self.addrs[i],
+                                &payload,
+                            );
                             let reply = loop {
                                 match self.nodes[j].poll_output() {
                                     Output::Response { payload, .. } => break payload,
-                                    Output::Transmit { payload, .. } => self.in_flight.push((i, payload)),
+                                    Output::Transmit { payload, .. } => {
+                                        self.in_flight.push((i, payload))
+                                    }
                                     Output::Timeout(_) => break None,
                                     _ => {}
                                 }
                             };
                             let reply = reply.ok_or(StreamError::Closed);
-                            self.nodes[i].handle_response(now, id, reply.as_deref().map_err(Clone::clone));
+                            self.nodes[i].handle_response(
+                                now,
+                                id,
+                                reply.as_deref().map_err(Clone::clone),
+                            );
                         } else {
                             self.nodes[i].handle_response(self.now, id, Err(StreamError::TimedOut));
                         }
@@ -91,7 +117,9 @@ impl Pair {
     }
 
     fn version_of_a_at_b(&self) -> u64 {
-        self.nodes[1].node(self.nodes[0].id()).map_or(0, |n| n.version)
+        self.nodes[1]
+            .node(self.nodes[0].id())
+            .map_or(0, |n| n.version)
     }
 
     fn round(&mut self) {

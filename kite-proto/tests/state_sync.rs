@@ -19,12 +19,23 @@ fn updates_and_deletes_reach_every_node_with_events() {
     for i in [0, 1, 3, 4] {
         let events = net.events_of(i);
         let up = events.iter().position(|e| {
-            *e == Event::KeyUpserted { id: id2.clone(), key: "status".into(), value: "ready".into() }
+            *e == Event::KeyUpserted {
+                id: id2.clone(),
+                key: "status".into(),
+                value: "ready".into(),
+            }
         });
         let del = events.iter().position(|e| {
-            *e == Event::KeyDeleted { id: id2.clone(), key: "status".into(), value: "ready".into() }
+            *e == Event::KeyDeleted {
+                id: id2.clone(),
+                key: "status".into(),
+                value: "ready".into(),
+            }
         });
-        assert!(up.is_some() && del.is_some() && up < del, "node {i}: {events:?}");
+        assert!(
+            up.is_some() && del.is_some() && up < del,
+            "node {i}: {events:?}"
+        );
         assert!(net.nodes[i].node(&id2).unwrap().entries.is_empty());
     }
 }
@@ -35,10 +46,14 @@ fn compaction_leaves_peers_with_exactly_the_live_keys() {
     net.form();
     for round in 0..5 {
         for k in 0..8 {
-            net.nodes[0].upsert_local(&format!("key-{round}-{k}"), "v").unwrap();
+            net.nodes[0]
+                .upsert_local(&format!("key-{round}-{k}"), "v")
+                .unwrap();
         }
         for k in 0..6 {
-            net.nodes[0].delete_local(&format!("key-{round}-{k}")).unwrap();
+            net.nodes[0]
+                .delete_local(&format!("key-{round}-{k}"))
+                .unwrap();
         }
         net.run_for(Duration::from_secs(2));
     }
@@ -56,9 +71,13 @@ fn compaction_leaves_peers_with_exactly_the_live_keys() {
 fn a_100_kib_value_reaches_a_peer_with_1400_byte_packets() {
     let mut net = Net::new(2, |c| c.max_packet_size = 1400);
     net.form();
-    let big: String = (0..100 * 1024).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let big: String = (0..100 * 1024)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
     net.nodes[0].upsert_local("blob", &big).unwrap();
-    net.nodes[0].upsert_local("small", "after the blob").unwrap();
+    net.nodes[0]
+        .upsert_local("small", "after the blob")
+        .unwrap();
     net.run_for(Duration::from_secs(3));
     let id0 = net.id(0);
     let view = net.nodes[1].node(&id0).unwrap();
@@ -72,7 +91,9 @@ fn a_100_kib_value_reaches_a_peer_with_1400_byte_packets() {
 fn a_node_far_behind_catches_up_through_a_stream_push() {
     let mut net = Net::new(2, |c| c.max_packet_size = 512);
     for k in 0..200 {
-        net.nodes[0].upsert_local(&format!("key-{k:03}"), &"x".repeat(40)).unwrap();
+        net.nodes[0]
+            .upsert_local(&format!("key-{k:03}"), &"x".repeat(40))
+            .unwrap();
     }
     net.form();
     net.run_for(Duration::from_secs(2));
@@ -86,8 +107,14 @@ fn run_pair(seed: u64) -> Vec<Output> {
     let a_addr = support::addr(0);
     let b_addr = support::addr(1);
     let start = Timestamp::from_millis(1_000);
-    let mut a = kite_proto::Node::new(Config::new(a_addr), SeededRng::from_seed_u64(seed), start).unwrap();
-    let mut b = kite_proto::Node::new(Config::new(b_addr), SeededRng::from_seed_u64(seed + 1), start).unwrap();
+    let mut a =
+        kite_proto::Node::new(Config::new(a_addr), SeededRng::from_seed_u64(seed), start).unwrap();
+    let mut b = kite_proto::Node::new(
+        Config::new(b_addr),
+        SeededRng::from_seed_u64(seed + 1),
+        start,
+    )
+    .unwrap();
     a.upsert_local("k", "v").unwrap();
     b.join(start, &["127.0.0.1:7000"]).unwrap();
     let mut log = Vec::new();

@@ -19,10 +19,25 @@ fn sample_delta() -> Delta {
             heartbeat: 300,
             from_version: 1,
             updates: vec![
-                Update { version: 2, kind: UpdateKind::Set { key: "k".into(), value: "v".into() } },
-                Update { version: 3, kind: UpdateKind::Delete { key: "k".into() } },
-                Update { version: 5, kind: UpdateKind::Compacted { floor: 3 } },
-                Update { version: 6, kind: UpdateKind::Left },
+                Update {
+                    version: 2,
+                    kind: UpdateKind::Set {
+                        key: "k".into(),
+                        value: "v".into(),
+                    },
+                },
+                Update {
+                    version: 3,
+                    kind: UpdateKind::Delete { key: "k".into() },
+                },
+                Update {
+                    version: 5,
+                    kind: UpdateKind::Compacted { floor: 3 },
+                },
+                Update {
+                    version: 6,
+                    kind: UpdateKind::Left,
+                },
             ],
         }],
     }
@@ -32,8 +47,16 @@ fn sample_digest() -> Digest {
     Digest {
         complete: true,
         entries: vec![
-            DigestEntry { id: id("a"), heartbeat: 7, version: 0 },
-            DigestEntry { id: id("b"), heartbeat: 0, version: 0 },
+            DigestEntry {
+                id: id("a"),
+                heartbeat: 7,
+                version: 0,
+            },
+            DigestEntry {
+                id: id("b"),
+                heartbeat: 0,
+                version: 0,
+            },
         ],
     }
 }
@@ -41,12 +64,28 @@ fn sample_digest() -> Digest {
 fn vectors() -> Vec<(&'static str, Message)> {
     let v6: SocketAddr = "[::1]:65535".parse().unwrap();
     vec![
-        ("digest_request", Message::DigestRequest { from: id("a"), digest: sample_digest() }),
+        (
+            "digest_request",
+            Message::DigestRequest {
+                from: id("a"),
+                digest: sample_digest(),
+            },
+        ),
         (
             "digest_response",
-            Message::DigestResponse { from: id("b"), delta: sample_delta(), digest: Digest::default() },
+            Message::DigestResponse {
+                from: id("b"),
+                delta: sample_delta(),
+                digest: Digest::default(),
+            },
         ),
-        ("delta", Message::Delta { from: id("a"), delta: sample_delta() }),
+        (
+            "delta",
+            Message::Delta {
+                from: id("a"),
+                delta: sample_delta(),
+            },
+        ),
         (
             "join_request",
             Message::JoinRequest {
@@ -63,8 +102,20 @@ fn vectors() -> Vec<(&'static str, Message)> {
                 digest: sample_digest(),
             },
         ),
-        ("join_response", Message::JoinResponse { from: id("a"), delta: sample_delta() }),
-        ("push", Message::Push { from: id("b"), delta: sample_delta() }),
+        (
+            "join_response",
+            Message::JoinResponse {
+                from: id("a"),
+                delta: sample_delta(),
+            },
+        ),
+        (
+            "push",
+            Message::Push {
+                from: id("b"),
+                delta: sample_delta(),
+            },
+        ),
         ("ack", Message::Ack { from: id("a") }),
     ]
 }
@@ -92,8 +143,16 @@ fn encodings_match_the_committed_vectors() {
     assert_eq!(committed.len(), ours.len());
     for ((name, hexed), (our_name, msg)) in committed.iter().zip(&ours) {
         assert_eq!(name, our_name);
-        assert_eq!(*hexed, hex(&wire::encode(msg)), "{name} encodes differently");
-        assert_eq!(wire::decode(&unhex(hexed)), Ok(msg.clone()), "{name} decodes differently");
+        assert_eq!(
+            *hexed,
+            hex(&wire::encode(msg)),
+            "{name} encodes differently"
+        );
+        assert_eq!(
+            wire::decode(&unhex(hexed)),
+            Ok(msg.clone()),
+            "{name} decodes differently"
+        );
     }
 }
 
@@ -102,5 +161,8 @@ fn a_vector_reads_as_documented() {
     // digest_request: version 1, type 1, from "a", complete, 2 entries:
     // ("a", heartbeat 7, version 0), ("b", 0, 0).
     let bytes = wire::encode(&vectors()[0].1);
-    assert_eq!(hex(&bytes), "010101610102016107000162 0000".replace(' ', ""));
+    assert_eq!(
+        hex(&bytes),
+        "010101610102016107000162 0000".replace(' ', "")
+    );
 }

@@ -70,7 +70,10 @@ impl Node {
     /// Every address given to `join`, and every address joined names last
     /// resolved to.
     fn seed_addrs(&self) -> BTreeSet<SocketAddr> {
-        let named = self.names.values().flat_map(|watch| watch.addrs.iter().copied());
+        let named = self
+            .names
+            .values()
+            .flat_map(|watch| watch.addrs.iter().copied());
         self.seeds.iter().copied().chain(named).collect()
     }
 
@@ -100,7 +103,8 @@ impl Node {
             Message::DigestResponse { delta, digest, .. } => {
                 self.apply_delta(now, delta);
                 self.observe_digest(now, &digest);
-                let (delta, _, complete) = self.delta_for(&digest, self.datagram_room() - MAX_COUNT_LEN);
+                let (delta, _, complete) =
+                    self.delta_for(&digest, self.datagram_room() - MAX_COUNT_LEN);
                 if !delta.nodes.is_empty() {
                     let msg = Message::Delta {
                         from: self.id.clone(),
@@ -221,7 +225,7 @@ impl Node {
     pub(super) fn delta_for(&mut self, digest: &Digest, room: usize) -> (Delta, usize, bool) {
         let mut candidates = self.candidates(digest);
         rng::shuffle(&mut *self.rng, &mut candidates);
-        candidates.sort_by(|a, b| (b.new, b.gap).cmp(&(a.new, a.gap)));
+        candidates.sort_by_key(|c| core::cmp::Reverse((c.new, c.gap)));
         let mut nodes = Vec::new();
         let mut used = 0;
         let mut complete = true;
@@ -291,7 +295,11 @@ impl Node {
         }
         if digest.complete {
             let unmentioned = core::iter::once((&self.id, self.local.version()))
-                .chain(self.peers.iter().map(|(id, peer)| (id, peer.state.version())))
+                .chain(
+                    self.peers
+                        .iter()
+                        .map(|(id, peer)| (id, peer.state.version())),
+                )
                 .filter(|(id, _)| !mentioned.contains(id));
             for (id, version) in unmentioned {
                 out.push(Candidate {

@@ -21,7 +21,9 @@ impl Node {
                     peer.since = now;
                     down.push(id.clone());
                 }
-                NodeStatus::Down | NodeStatus::Left if now.saturating_since(peer.since) >= expiry => {
+                NodeStatus::Down | NodeStatus::Left
+                    if now.saturating_since(peer.since) >= expiry =>
+                {
                     expired.push(id.clone());
                 }
                 _ => {}

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use rand_core::RngCore;
 
 use crate::config::Config;
-use crate::error::{ConfigError, JoinError, LeaveError, LocalStateError, ResolveError, StreamError};
+use crate::error::{
+    ConfigError, JoinError, LeaveError, LocalStateError, ResolveError, StreamError,
+};
 use crate::event::{Event, JoinId, NodeStatus, NodeView};
 use crate::id::NodeId;
 use crate::output::{Output, RequestId, StreamId};
@@ -222,7 +224,10 @@ impl Node {
 
     /// How many known remote nodes have `status` (the local node excluded).
     pub fn peer_count(&self, status: NodeStatus) -> usize {
-        self.peers.values().filter(|peer| peer.status == status).count()
+        self.peers
+            .values()
+            .filter(|peer| peer.status == status)
+            .count()
     }
 
     /// Snapshots of every known node, the local one first, then by id.
@@ -255,7 +260,11 @@ impl Node {
     /// every address is contacted over a stream. The outcome arrives as
     /// [`Event::JoinCompleted`] with the returned id. Invalid targets are
     /// refused here, before anything is sent.
-    pub fn join<S: AsRef<str>>(&mut self, now: Timestamp, targets: &[S]) -> Result<JoinId, JoinError> {
+    pub fn join<S: AsRef<str>>(
+        &mut self,
+        now: Timestamp,
+        targets: &[S],
+    ) -> Result<JoinId, JoinError> {
         self.start_join(now, targets)
     }
 
@@ -282,7 +291,13 @@ impl Node {
 
     /// An inbound stream from `from` delivered one request frame. Exactly one
     /// [`Output::Response`] for `stream` follows.
-    pub fn handle_request(&mut self, now: Timestamp, stream: StreamId, from: SocketAddr, bytes: &[u8]) {
+    pub fn handle_request(
+        &mut self,
+        now: Timestamp,
+        stream: StreamId,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) {
         self.stats.stream_requests_in += 1;
         self.stats.stream_bytes_in += bytes.len() as u64;
         let reply = self.on_request(now, from, bytes);
@@ -296,7 +311,12 @@ impl Node {
     }
 
     /// The stream exchange `request` ended with a reply frame or a failure.
-    pub fn handle_response(&mut self, now: Timestamp, request: RequestId, result: Result<&[u8], StreamError>) {
+    pub fn handle_response(
+        &mut self,
+        now: Timestamp,
+        request: RequestId,
+        result: Result<&[u8], StreamError>,
+    ) {
         if let Ok(reply) = &result {
             self.stats.stream_bytes_in += reply.len() as u64;
         }
@@ -304,7 +324,12 @@ impl Node {
     }
 
     /// The domain `name` (as given in [`Output::Resolve`]) resolved.
-    pub fn handle_resolved(&mut self, now: Timestamp, name: &str, result: Result<Vec<IpAddr>, ResolveError>) {
+    pub fn handle_resolved(
+        &mut self,
+        now: Timestamp,
+        name: &str,
+        result: Result<Vec<IpAddr>, ResolveError>,
+    ) {
         self.on_resolved(now, name, result);
     }
 

@@ -199,7 +199,12 @@ impl Node {
     }
 
     /// Serves one inbound stream request; `None` closes it without a reply.
-    pub(super) fn on_request(&mut self, now: Timestamp, _from: SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
+    pub(super) fn on_request(
+        &mut self,
+        now: Timestamp,
+        _from: SocketAddr,
+        bytes: &[u8],
+    ) -> Option<Vec<u8>> {
         let msg = self.decode(bytes)?;
         if *msg.from() == self.id {
             self.stats.ignored_messages += 1;
@@ -229,7 +234,12 @@ impl Node {
         Some(wire::encode(&reply))
     }
 
-    pub(super) fn on_response(&mut self, now: Timestamp, id: RequestId, result: Result<&[u8], StreamError>) {
+    pub(super) fn on_response(
+        &mut self,
+        now: Timestamp,
+        id: RequestId,
+        result: Result<&[u8], StreamError>,
+    ) {
         let Some(pending) = self.requests.remove(&id) else {
             self.stats.ignored_messages += 1;
             return;
@@ -293,7 +303,12 @@ impl Node {
         }
     }
 
-    pub(super) fn on_resolved(&mut self, now: Timestamp, name: &str, result: Result<Vec<IpAddr>, ResolveError>) {
+    pub(super) fn on_resolved(
+        &mut self,
+        now: Timestamp,
+        name: &str,
+        result: Result<Vec<IpAddr>, ResolveError>,
+    ) {
         let me = self.config.advertise_addr;
         let refresh = self.config.dns_refresh_interval;
         let Some(watch) = self.names.get_mut(name) else {

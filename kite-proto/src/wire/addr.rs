@@ -11,7 +11,10 @@ enum WireAddr {
     V6([u8; 16], u16),
 }
 
-pub(super) fn serialize<S: Serializer>(addr: &SocketAddr, serializer: S) -> Result<S::Ok, S::Error> {
+pub(super) fn serialize<S: Serializer>(
+    addr: &SocketAddr,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match addr.ip() {
         IpAddr::V4(ip) => WireAddr::V4(ip.octets(), addr.port()),
         IpAddr::V6(ip) => WireAddr::V6(ip.octets(), addr.port()),
@@ -19,7 +22,9 @@ pub(super) fn serialize<S: Serializer>(addr: &SocketAddr, serializer: S) -> Resu
     .serialize(serializer)
 }
 
-pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<SocketAddr, D::Error> {
     Ok(match WireAddr::deserialize(deserializer)? {
         WireAddr::V4(ip, port) => SocketAddr::from((Ipv4Addr::from(ip), port)),
         WireAddr::V6(ip, port) => SocketAddr::from((Ipv6Addr::from(ip), port)),

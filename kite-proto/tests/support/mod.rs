@@ -8,8 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use kite_proto::{
-    Config, Event, Node, NodeId, Output, RequestId, ResolveError, SeededRng, StreamError,
-    StreamId, Timestamp,
+    Config, Event, Node, NodeId, Output, RequestId, ResolveError, SeededRng, StreamError, StreamId,
+    Timestamp,
 };
 
 pub struct Net {
@@ -106,10 +106,11 @@ impl Net {
         match out {
             Output::Transmit { to, payload } => {
                 self.datagrams.push((i, to, payload.clone()));
-                if let Some(j) = self.index_of(to) {
-                    if !self.crashed.contains(&j) && !self.deaf.contains(&j) {
-                        self.nodes[j].handle_datagram(now, self.addrs[i], &payload);
-                    }
+                if let Some(j) = self.index_of(to)
+                    && !self.crashed.contains(&j)
+                    && !self.deaf.contains(&j)
+                {
+                    self.nodes[j].handle_datagram(now, self.addrs[i], &payload);
                 }
             }
             Output::Request { id, to, payload } => match self.index_of(to) {
