@@ -55,5 +55,5 @@ pub use id::{MAX_NODE_ID_LEN, NodeId, RANDOM_NODE_ID_LEN};
 pub use node::Node;
 pub use output::{Output, RequestId, StreamId};
 pub use rng::SeededRng;
-pub use stats::Stats;
+pub use stats::{MessageCounts, Stats};
 pub use time::Timestamp;

@@ -375,7 +375,10 @@ impl Node {
 
     fn decode(&mut self, bytes: &[u8]) -> Option<Message> {
         match wire::decode(bytes) {
-            Ok(msg) => Some(msg),
+            Ok(msg) => {
+                self.stats.messages_in.count(&msg);
+                Some(msg)
+            }
             Err(err) => {
                 self.stats.decode_errors += 1;
                 if matches!(err, crate::DecodeError::UnsupportedVersion(_)) {
@@ -388,6 +391,7 @@ impl Node {
 
     fn transmit(&mut self, to: SocketAddr, msg: &Message) {
         let payload = wire::encode(msg);
+        self.stats.messages_out.count(msg);
         debug_assert!(
             payload.len() <= self.config.max_packet_size,
             "datagram of {} bytes over the limit",
@@ -402,6 +406,7 @@ impl Node {
         let id = RequestId(self.next_request);
         self.next_request += 1;
         let payload = wire::encode(msg);
+        self.stats.messages_out.count(msg);
         self.stats.stream_requests_out += 1;
         self.stats.stream_bytes_out += payload.len() as u64;
         self.requests.insert(id, pending);

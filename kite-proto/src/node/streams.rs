@@ -231,6 +231,7 @@ impl Node {
                 return None;
             }
         };
+        self.stats.messages_out.count(&reply);
         Some(wire::encode(&reply))
     }
 
