@@ -129,6 +129,11 @@ impl Listeners {
         })
     }
 
+    #[cfg(test)]
+    pub(super) fn subscribers_len(&self) -> usize {
+        self.subscribers.len()
+    }
+
     pub(super) fn tell(&self, event: &Event) {
         for watcher in &self.watchers {
             watcher.on_event(event);
