@@ -381,11 +381,13 @@ impl Driver {
         }
     }
 
-    /// Stops the driver: later joins and leaves are refused, and every
-    /// caller still waiting is answered with a `Stopped` error (deliver the
-    /// returned notices). Inbound streams awaiting a reply are closed.
+    /// Stops the driver: later joins and leaves are refused, every caller
+    /// still waiting is answered with a `Stopped` error (deliver the returned
+    /// notices), inbound streams awaiting a reply are closed, and subscribers
+    /// are dropped so their streams end.
     pub fn stop(&mut self) -> Notices {
         self.stopped = true;
+        self.listeners = Arc::new(self.listeners.without_subscribers());
         let mut items: Vec<Notice> = core::mem::take(&mut self.joins)
             .into_values()
             .map(|done| Notice::Join(done, Err(JoinError::Stopped)))

@@ -150,7 +150,9 @@ fn leave_outcome_and_stop_answer_their_callers() {
             tx.send(r).unwrap()
         })
         .unwrap();
+    waiting.subscribe(|_| true);
     waiting.stop().deliver();
+    assert_eq!(waiting.listeners.subscribers_len(), 0);
     assert_eq!(rx.try_recv().unwrap(), Err(JoinError::Stopped));
     assert_eq!(
         waiting.join(Timestamp::ZERO, &["127.0.0.3:7000"], |_| {}),

@@ -129,6 +129,11 @@ impl Listeners {
         })
     }
 
+    /// These listeners without any subscriber.
+    pub(super) fn without_subscribers(&self) -> Self {
+        Listeners::new(self.watchers.clone())
+    }
+
     #[cfg(test)]
     pub(super) fn subscribers_len(&self) -> usize {
         self.subscribers.len()
