@@ -1,0 +1,87 @@
+//! A graceful leave is reported as left (never down) by every other node;
+//! `leave` errors when nobody can be told.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{addr, eventually, options, sees_alive, start, status};
+use kite_tokio::{Event, LeaveError, LocalStateError, NodeId, NodeStatus};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_other_node_reports_a_leaving_node_left_never_down() {
+    const RANGE: u8 = 14;
+    const PORT: u16 = 17_014;
+    // No crash here: a higher threshold keeps a loaded test machine from
+    // producing a down that would hide a real one.
+    let opts = |host| options(addr(RANGE, host, PORT)).suspicion_threshold(12.0);
+    let mut nodes = Vec::new();
+    for host in 1..=5 {
+        nodes.push(start(opts(host)).await);
+    }
+    let seed = addr(RANGE, 1, PORT).to_string();
+    for (kite, _) in &nodes[1..] {
+        kite.join(&[seed.as_str()]).await.unwrap();
+    }
+    let ids: Vec<NodeId> = nodes.iter().map(|(k, _)| k.local_id().clone()).collect();
+    eventually("the cluster forms", Duration::from_secs(20), || {
+        nodes.iter().all(|(k, _)| sees_alive(k, &ids))
+    })
+    .await;
+
+    let (leaver, _) = nodes.pop().unwrap();
+    let told = leaver.leave().await.unwrap();
+    assert!((1..=3).contains(&told), "{told} nodes acknowledged");
+    assert_eq!(leaver.leave().await, Err(LeaveError::AlreadyLeft));
+    assert_eq!(leaver.upsert_local("k", "v"), Err(LocalStateError::Left));
+    let gone = &ids[4];
+    eventually(
+        "every other node reports the node left",
+        Duration::from_secs(20),
+        || {
+            nodes
+                .iter()
+                .all(|(k, _)| status(k, gone) == Some(NodeStatus::Left))
+        },
+    )
+    .await;
+    leaver.shutdown().await;
+    // Longer than a crash takes to be detected: still left, never down.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (i, (kite, recorder)) in nodes.iter().enumerate() {
+        assert_eq!(status(kite, gone), Some(NodeStatus::Left), "node {i}");
+        assert_eq!(
+            recorder.count(&Event::NodeLeft { id: gone.clone() }),
+            1,
+            "node {i}"
+        );
+        let downs: Vec<Event> = recorder
+            .events()
+            .into_iter()
+            .filter(|e| matches!(e, Event::NodeDown { .. }))
+            .collect();
+        assert!(downs.is_empty(), "node {i} reported {downs:?}");
+    }
+    for (kite, _) in &nodes {
+        kite.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leave_errors_when_nobody_can_be_told() {
+    const RANGE: u8 = 15;
+    const PORT: u16 = 17_015;
+    let (alone, _) = start(options(addr(RANGE, 1, PORT))).await;
+    assert_eq!(alone.leave().await, Err(LeaveError::NoPeers));
+    alone.shutdown().await;
+
+    // A peer that is gone but not yet suspected: the notification fails.
+    let patient = |host| options(addr(RANGE, host, PORT)).suspicion_threshold(1_000.0);
+    let (a, _) = start(patient(2)).await;
+    let (b, _) = start(patient(3)).await;
+    a.join(&[addr(RANGE, 3, PORT).to_string()]).await.unwrap();
+    b.shutdown().await;
+    assert_eq!(status(&a, b.local_id()), Some(NodeStatus::Alive));
+    assert_eq!(a.leave().await, Err(LeaveError::NoneNotified { tried: 1 }));
+    a.shutdown().await;
+}
