@@ -156,11 +156,18 @@ impl Node {
 
     /// Our entry, then the ids we want, then every known node.
     fn digest_entries(&self) -> impl Iterator<Item = DigestEntry> + '_ {
-        let known = self.peers.iter().map(|(id, peer)| DigestEntry {
-            id: id.clone(),
-            heartbeat: peer.heartbeat,
-            version: peer.state.version(),
-        });
+        // Down peers are left out: advertising them would make nodes that
+        // lack them ask for them and admit them afresh, restarting their
+        // detection and expiry (the resurrection of DESIGN §8).
+        let known = self
+            .peers
+            .iter()
+            .filter(|(_, peer)| peer.status != NodeStatus::Down)
+            .map(|(id, peer)| DigestEntry {
+                id: id.clone(),
+                heartbeat: peer.heartbeat,
+                version: peer.state.version(),
+            });
         self.leading_entries().chain(known)
     }
 
@@ -183,6 +190,15 @@ impl Node {
     /// ours and the wanted ids first, then known nodes in random order until
     /// the room is full, so truncation favours no node round after round.
     pub(super) fn digest(&mut self, room: usize) -> Digest {
+        if self.local.is_left() {
+            // No longer a member: its views of others are frozen and stale,
+            // so it names only itself (askers then learn that it left).
+            let entries = self.leading_entries().take(1).collect();
+            return Digest {
+                complete: false,
+                entries,
+            };
+        }
         let mut used = 0;
         let mut entries = Vec::new();
         let mut complete = true;
@@ -195,7 +211,12 @@ impl Node {
                 complete = false;
             }
         }
-        let mut peers: Vec<_> = self.peers.iter().collect();
+        // Down peers are left out, as in `digest_entries`.
+        let mut peers: Vec<_> = self
+            .peers
+            .iter()
+            .filter(|(_, peer)| peer.status != NodeStatus::Down)
+            .collect();
         for i in 0..peers.len() {
             // A partial Fisher-Yates shuffle: only the listed nodes are drawn.
             let j = i + rng::index(&mut *self.rng, peers.len() - i);
@@ -230,10 +251,19 @@ impl Node {
         let mut used = 0;
         let mut complete = true;
         for candidate in candidates {
+            if candidate.id != self.id && self.local.is_left() {
+                // A left node spreads only its own (left) state, never its
+                // stale views of others.
+                continue;
+            }
             let (addr, heartbeat, state) = if candidate.id == self.id {
                 (self.config.advertise_addr, self.heartbeat, &self.local)
             } else {
                 match self.peers.get(&candidate.id) {
+                    // Introduce to a node that lacks it only a node that
+                    // left (so the receiver learns it) or one we have fresh
+                    // evidence for, never a down or stale one.
+                    Some(peer) if candidate.new && !introducible(peer) => continue,
                     Some(peer) => (peer.addr, peer.heartbeat, &peer.state),
                     None => continue,
                 }
@@ -311,5 +341,14 @@ impl Node {
             }
         }
         out
+    }
+}
+
+/// Whether `peer` may be sent to a node that does not know it.
+fn introducible(peer: &super::membership::Peer) -> bool {
+    match peer.status {
+        NodeStatus::Alive => peer.fresh,
+        NodeStatus::Down => false,
+        NodeStatus::Left => true,
     }
 }

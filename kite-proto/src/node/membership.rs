@@ -9,7 +9,7 @@ use crate::id::NodeId;
 use crate::phi::PhiDetector;
 use crate::state::{Change, NodeState};
 use crate::time::Timestamp;
-use crate::wire::{Delta, Digest, NodeDelta};
+use crate::wire::{Delta, Digest, NodeDelta, UpdateKind};
 
 /// A remote node.
 pub(super) struct Peer {
@@ -20,6 +20,10 @@ pub(super) struct Peer {
     pub(super) status: NodeStatus,
     /// When `status` last changed.
     pub(super) since: Timestamp,
+    /// A newer heartbeat arrived since it was admitted. Only such a node is
+    /// introduced to nodes that lack it, so stale state of a dead node
+    /// cannot hop from newcomer to newcomer (DESIGN §8).
+    pub(super) fresh: bool,
     pub(super) detector: PhiDetector,
 }
 
@@ -64,6 +68,7 @@ impl Node {
             return;
         }
         peer.heartbeat = heartbeat;
+        peer.fresh = true;
         match peer.status {
             NodeStatus::Alive => peer.detector.record(now),
             NodeStatus::Down => {
@@ -117,6 +122,25 @@ impl Node {
                 self.stats.dropped_updates += dropped;
                 return;
             }
+            if node
+                .updates
+                .iter()
+                .any(|u| matches!(u.kind, UpdateKind::Left))
+            {
+                // A node that already left is never (re)admitted: once
+                // forgotten, its state (possibly served by the left process
+                // itself) would otherwise re-discover it. Remember it so
+                // its id is not asked for again.
+                self.stats.dropped_updates += dropped;
+                self.wanted.remove(&node.id);
+                let forgotten = Forgotten {
+                    heartbeat: node.heartbeat,
+                    left: true,
+                    until: now + self.config.node_expiry,
+                };
+                self.forgotten.insert(node.id, forgotten);
+                return;
+            }
             self.forgotten.remove(&node.id);
             self.wanted.remove(&node.id);
             let peer = Peer {
@@ -125,6 +149,7 @@ impl Node {
                 heartbeat: node.heartbeat,
                 status: NodeStatus::Alive,
                 since: now,
+                fresh: false,
                 detector: PhiDetector::new(now, self.config.gossip_interval),
             };
             self.peers.insert(node.id.clone(), peer);

@@ -1,0 +1,92 @@
+//! Fault scenarios: loss and jitter without false downs, partitions that
+//! heal, one-way partitions and long pauses.
+
+mod common;
+
+use core::time::Duration;
+
+use common::*;
+use kite_proto::Event;
+use kite_sim::{InvariantConfig, LinkModel, NetworkModel, Sim, for_each_seed};
+
+#[test]
+fn no_false_downs_for_50_nodes_over_10_minutes_at_5_percent_loss_and_50ms_jitter() {
+    for_each_seed(0..3, |seed| {
+        let link = LinkModel::lan().latency(Duration::ZERO).jitter(Duration::from_millis(50)).loss(0.05);
+        let mut sim = Sim::builder(seed)
+            .network(NetworkModel::default().link(link))
+            .invariants(InvariantConfig { sweep_every: Some(secs(10)), ..Default::default() })
+            .build();
+        let hosts = formed(&mut sim, 50)?;
+        for h in &hosts {
+            sim.upsert(*h, "load", "0").unwrap();
+        }
+        for minute in 1..=10 {
+            sim.run_for(secs(60))?;
+            sim.upsert(hosts[minute], "load", &minute.to_string()).unwrap();
+        }
+        let downs = count(&sim, |e| matches!(e, Event::NodeDown { .. }));
+        sim.ensure(downs == 0, || format!("{downs} false downs"))?;
+        sim.await_convergence(secs(30)).map(drop)
+    });
+}
+
+#[test]
+fn a_two_minute_half_half_partition_heals_and_converges() {
+    for_each_seed(0..8, |seed| {
+        let mut sim = Sim::builder(seed)
+            .network(NetworkModel::default().link(LinkModel::lan().loss(0.01)))
+            .build();
+        let hosts = formed(&mut sim, 20)?;
+        sim.run_for(secs(10))?;
+        let (a, b) = hosts.split_at(10);
+        let cut = sim.partition(a, b);
+        for h in a.iter().chain(b).step_by(3) {
+            sim.upsert(*h, "during", "partition").unwrap();
+        }
+        sim.run_for(secs(120))?;
+        // Each side sees the other down.
+        let far = sim.id(b[0]).unwrap();
+        sim.ensure(all_saw(&sim, a, is_down(&far)), || "side A did not see side B down".into())?;
+        sim.heal(cut);
+        let took = sim.await_convergence(secs(60))?;
+        sim.ensure(sim.rounds(took) <= 60.0, || format!("took {took:?} to converge after healing"))?;
+        let ups = count(&sim, |e| matches!(e, Event::NodeUp { .. }));
+        sim.ensure(ups >= 2 * 10 * 10, || format!("only {ups} up events"))
+    });
+}
+
+#[test]
+fn a_one_way_partition_heals_and_converges() {
+    for_each_seed(0..8, |seed| {
+        let mut sim = Sim::new(seed);
+        let hosts = formed(&mut sim, 10)?;
+        let cut = sim.partition_one_way(&hosts[..3], &hosts[3..]);
+        sim.upsert(hosts[0], "k", "1").unwrap();
+        sim.upsert(hosts[5], "k", "2").unwrap();
+        sim.run_for(secs(60))?;
+        sim.heal(cut);
+        sim.await_convergence(secs(60)).map(drop)
+    });
+}
+
+#[test]
+fn a_long_pause_does_not_make_the_paused_node_convict_its_peers() {
+    for_each_seed(0..8, |seed| {
+        let mut sim = Sim::new(seed);
+        let hosts = formed(&mut sim, 10)?;
+        sim.run_for(secs(30))?;
+        let sleeper = hosts[4];
+        let me = sim.id(sleeper).unwrap();
+        sim.pause(sleeper, secs(60));
+        sim.run_for(secs(61))?;
+        sim.run_for(secs(5))?;
+        let convicted = sim
+            .events()
+            .iter()
+            .filter(|e| e.node == me && matches!(e.event, Event::NodeDown { .. }))
+            .count();
+        sim.ensure(convicted == 0, || format!("the paused node reported {convicted} peers down"))?;
+        sim.await_convergence(secs(30)).map(drop)
+    });
+}
