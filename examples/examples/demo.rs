@@ -167,7 +167,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Err("the cluster did not converge within 10 s".into());
     }
     narrator.say("converged. node 1's view:");
-    for view in kites[0].1.nodes() {
+    let mut view = kites[0].1.nodes();
+    view.sort_by_key(|n| narrator.name(&n.id));
+    for view in view {
         let entries: Vec<String> = view
             .entries
             .iter()
@@ -220,7 +222,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     ));
 
     narrator.say("node 1's final view:");
-    for view in kites[0].1.nodes() {
+    let mut view = kites[0].1.nodes();
+    view.sort_by_key(|n| narrator.name(&n.id));
+    for view in view {
         narrator.say(format!("  {:7} {:?}", narrator.name(&view.id), view.status));
     }
     for (_, kite) in &kites {
