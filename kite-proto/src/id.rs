@@ -96,6 +96,28 @@ impl Serialize for NodeId {
     }
 }
 
+/// Fuzzing support: mostly one of the eight short ids `n0` to `n7` (the ids
+/// the harnesses in `kite_proto::fuzzing` give their nodes, so fuzzed
+/// messages keep naming nodes that exist), otherwise any valid id.
+#[cfg(any(test, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for NodeId {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let pick: u8 = u.arbitrary()?;
+        if pick < 0xc0 {
+            return Ok(NodeId(format!("n{}", pick % 8)));
+        }
+        let s: &str = u.arbitrary()?;
+        let mut end = s.len().min(MAX_NODE_ID_LEN);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            return Ok(NodeId(format!("n{}", pick % 8)));
+        }
+        Ok(NodeId(s[..end].to_owned()))
+    }
+}
+
 impl<'de> Deserialize<'de> for NodeId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = <&str>::deserialize(deserializer)?;

@@ -34,6 +34,8 @@ mod config;
 pub mod driver;
 mod error;
 mod event;
+#[cfg(any(test, feature = "arbitrary"))]
+pub mod fuzzing;
 mod id;
 mod node;
 mod output;

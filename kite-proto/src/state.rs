@@ -268,6 +268,16 @@ impl NodeState {
                 if floor >= version {
                     return Err(Refused::Malformed);
                 }
+                // A node compacts at its current version, so a new marker's
+                // floor always covers the previous marker. One that does not
+                // is forged, and would pile up uncharged markers without bound.
+                if self
+                    .log
+                    .range(floor.saturating_add(1)..)
+                    .any(|(_, slot)| matches!(slot, Slot::Compacted { .. }))
+                {
+                    return Err(Refused::Malformed);
+                }
                 self.version = version;
                 self.drop_up_to(floor, changes);
                 self.log.insert(version, Slot::Compacted { floor });
@@ -331,6 +341,73 @@ impl NodeState {
             (Some(old), None) => Some(Change::Deleted { key, value: old }),
             _ => None,
         }
+    }
+}
+
+/// Fuzzing support: the bookkeeping checked against the entries.
+#[cfg(any(test, feature = "arbitrary"))]
+impl NodeState {
+    /// Recomputes the byte and tombstone counts and checks that every entry
+    /// and every log slot point at each other, with at most one left marker
+    /// and one compaction marker. Returns the bytes charged and the number
+    /// of log slots.
+    pub(crate) fn audit(&self) -> Result<(usize, usize), String> {
+        let bytes: usize = self
+            .entries
+            .iter()
+            .map(|(k, e)| cost(k, e.value.as_deref()))
+            .sum();
+        if bytes != self.bytes {
+            return Err(format!("{} bytes charged, {bytes} held", self.bytes));
+        }
+        let tombstones = self.entries.values().filter(|e| e.value.is_none()).count();
+        if tombstones != self.tombstones {
+            return Err(format!(
+                "{} tombstones counted, {tombstones} held",
+                self.tombstones
+            ));
+        }
+        for (key, entry) in &self.entries {
+            match self.log.get(&entry.version) {
+                Some(Slot::Key(k)) if k == key => {}
+                other => {
+                    return Err(format!(
+                        "entry {key:?} at version {} has log slot {other:?}",
+                        entry.version
+                    ));
+                }
+            }
+        }
+        let mut markers = 0;
+        let mut compactions = 0;
+        for slot in self.log.values() {
+            match slot {
+                Slot::Key(_) => {}
+                Slot::Left => markers += 1,
+                Slot::Compacted { .. } => compactions += 1,
+            }
+        }
+        if self.log.len() != self.entries.len() + markers + compactions {
+            return Err(format!(
+                "{} log slots for {} entries",
+                self.log.len(),
+                self.entries.len()
+            ));
+        }
+        if markers > 1 || compactions > 1 {
+            return Err(format!(
+                "{markers} left markers and {compactions} compaction markers"
+            ));
+        }
+        if markers == 1 && !self.left {
+            return Err("a left marker on a node that has not left".to_owned());
+        }
+        if let Some((top, _)) = self.log.last_key_value()
+            && *top > self.version
+        {
+            return Err(format!("log slot {top} above version {}", self.version));
+        }
+        Ok((self.bytes, self.log.len()))
     }
 }
 
@@ -408,6 +485,27 @@ mod tests {
         );
         assert_eq!(behind.live().collect::<Vec<_>>(), vec![("kept", "2")]);
         assert_eq!(behind.version(), a.version());
+    }
+
+    #[test]
+    fn a_compaction_below_an_earlier_marker_is_refused() {
+        // Found by the `node` fuzz target: markers whose floors do not cover
+        // the previous marker piled up, uncharged, without bound.
+        let limits = Limits::default();
+        let mut s = NodeState::default();
+        let update = |version, floor| Update {
+            version,
+            kind: UpdateKind::Compacted { floor },
+        };
+        let mut changes = Vec::new();
+        assert_eq!(s.apply(update(10, 5), &limits, &mut changes), Ok(()));
+        assert_eq!(
+            s.apply(update(11, 3), &limits, &mut changes),
+            Err(Refused::Malformed)
+        );
+        assert_eq!(s.apply(update(12, 10), &limits, &mut changes), Ok(()));
+        assert_eq!(s.version(), 12);
+        assert_eq!(s.audit().map(|(_, slots)| slots), Ok(1));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::wire::size::{MAX_COUNT_LEN, digest_entry_len, id_len, node_header_len
 use crate::wire::{Delta, Digest, DigestEntry, HEADER_LEN, Message, NodeDelta};
 
 /// Most state pushes in flight at once.
-const MAX_PUSHES: usize = 4;
+pub(super) const MAX_PUSHES: usize = 4;
 
 /// One node the receiver lacks something of.
 struct Candidate {

@@ -39,7 +39,7 @@ impl Node {
                     left: peer.status == NodeStatus::Left,
                     until: now + expiry,
                 };
-                self.forgotten.insert(id.clone(), forgotten);
+                self.remember(id.clone(), forgotten, true);
                 self.emit(Event::NodeExpired { id });
             }
         }

@@ -47,6 +47,28 @@ pub(super) struct Forgotten {
 }
 
 impl Node {
+    /// Remembers a forgotten id, keeping at most `max_nodes` of them. When
+    /// full, an id expired from our own view (`evict`) takes the place of
+    /// the one due to be dropped first; a refused newcomer is not
+    /// remembered, so a stream of made-up ids cannot grow the set.
+    pub(super) fn remember(&mut self, id: NodeId, forgotten: Forgotten, evict: bool) {
+        if !self.forgotten.contains_key(&id) && self.forgotten.len() >= self.config.limits.max_nodes
+        {
+            if !evict {
+                return;
+            }
+            let first = self
+                .forgotten
+                .iter()
+                .min_by_key(|(_, f)| f.until)
+                .map(|(id, _)| id.clone());
+            if let Some(first) = first {
+                self.forgotten.remove(&first);
+            }
+        }
+        self.forgotten.insert(id, forgotten);
+    }
+
     /// Whether a node we do not track may be (re)admitted on evidence
     /// `heartbeat`: never a node that left; an expired one only on a
     /// heartbeat newer than any it had when it was forgotten.
@@ -138,7 +160,7 @@ impl Node {
                     left: true,
                     until: now + self.config.node_expiry,
                 };
-                self.forgotten.insert(node.id, forgotten);
+                self.remember(node.id, forgotten, false);
                 return;
             }
             self.forgotten.remove(&node.id);

@@ -1,5 +1,7 @@
 //! The protocol state machine.
 
+#[cfg(any(test, feature = "arbitrary"))]
+pub(crate) mod audit;
 mod exchange;
 mod liveness;
 mod membership;

@@ -47,7 +47,7 @@ pub const HEADER_LEN: usize = 2;
 
 /// One node as listed in a digest: what the receiver needs to compare.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
 pub struct DigestEntry {
     /// The node.
     pub id: NodeId,
@@ -60,7 +60,7 @@ pub struct DigestEntry {
 
 /// A digest: the nodes the sender knows, shuffled and truncated to fit.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
 pub struct Digest {
     /// True when every node the sender knows is listed, so a node missing
     /// from the list is one the sender lacks.
@@ -72,7 +72,7 @@ pub struct Digest {
 
 /// What one versioned update of a node's state does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
 pub enum UpdateKind {
     /// Sets `key` to `value`.
     Set {
@@ -98,7 +98,7 @@ pub enum UpdateKind {
 
 /// One update of a node's state, stamped with the version it created.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
 pub struct Update {
     /// The node's version after this update.
     pub version: u64,
@@ -108,7 +108,7 @@ pub struct Update {
 
 /// The updates of one node the receiver lacks, in version order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
 pub struct NodeDelta {
     /// The node.
     pub id: NodeId,
@@ -127,7 +127,7 @@ pub struct NodeDelta {
 
 /// State the receiver lacks, most out-of-date node first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
 pub struct Delta {
     /// Per-node updates.
     #[serde(deserialize_with = "bounded::vec")]
@@ -136,7 +136,7 @@ pub struct Delta {
 
 /// Every message of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
 pub enum Message {
     /// Opens a gossip exchange: what the sender knows.
     DigestRequest {
