@@ -19,16 +19,27 @@
 //!
 //! | what | bound |
 //! | --- | --- |
-//! | node id | 1 to 64 bytes ([`MAX_NODE_ID_LEN`]) |
-//! | key, value, one node's state, known nodes, stream frame | [`Limits`] (256 B, 256 KiB, 1 MiB, 16,384, 4 MiB) |
+//! | node id | 1 to 64 bytes ([`MAX_NODE_ID_LEN`]), checked while decoding |
+//! | key, value | `max_key_len`, `max_value_len` ([`Limits`]; default 256 B, 256 KiB) |
+//! | one node's state | `max_node_state_bytes` (default 1 MiB): keys, values and [`ENTRY_OVERHEAD`] per entry, tombstones included |
+//! | internal markers of one node | one left marker and one compaction marker: a compaction whose floor does not cover the previous marker is refused |
+//! | known nodes | `max_nodes` (default 16,384); further nodes are ignored |
+//! | ids awaiting their state, expired or left ids remembered | `max_nodes` each, for `node_expiry` |
+//! | stream frame | `max_frame_len` (default 4 MiB): [`wire::frame::body_len`] checks the 4-byte length prefix before anything is read or allocated; every frame the core emits fits |
 //! | datagram sent | `max_packet_size` (default 1400, [`MIN_PACKET_SIZE`]..=[`MAX_PACKET_SIZE`]); any datagram up to 64 KiB is accepted |
-//! | addresses taken from one DNS answer | 256 |
-//! | ids awaiting their state, expired ids remembered | `max_nodes` each, for `node_expiry` |
-//! | decoding | sequences grow only as their elements decode, so memory stays proportional to the input |
+//! | decoding | strings are length-checked against the bytes left before they are copied, and sequences grow only as their elements decode (at most 16 reserved up front), so a decoded message holds at most a constant multiple of its length (fuzzed: 128 × its length + 4 KiB) |
+//! | a digest naming a node more than once | answered once |
+//! | state pushes in flight | 4 (one per peer); leave notifications: [`LEAVE_FANOUT`] |
+//! | failure detector history | 100 inter-arrival samples per node |
+//! | addresses taken from one DNS answer | 256 (per joined port) |
+//! | join target host names | 253 bytes |
 //!
 //! Remote updates over a limit are dropped and counted
 //! ([`Stats::dropped_updates`]); local writes over a limit return a
-//! [`LocalStateError`].
+//! [`LocalStateError`]. Counters, versions and heartbeats are 64-bit and
+//! allocate nothing. The wire format is not authenticated: a peer can
+//! forge state or liveness for any id (see `docs/fuzzing.md`); the limits
+//! above bound what that can cost, not whether it is believed.
 
 mod config;
 pub mod driver;

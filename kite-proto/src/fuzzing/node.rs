@@ -392,6 +392,18 @@ pub(crate) fn check_output(
     if !right_kind || msg.from() != me {
         return Err(format!("wrong kind or sender: {msg:?}"));
     }
+    let nodes = match &msg {
+        Message::DigestResponse { delta, .. }
+        | Message::Delta { delta, .. }
+        | Message::JoinRequest { delta, .. }
+        | Message::JoinResponse { delta, .. }
+        | Message::Push { delta, .. } => &delta.nodes[..],
+        Message::DigestRequest { .. } | Message::Ack { .. } => &[],
+    };
+    let distinct: BTreeSet<&NodeId> = nodes.iter().map(|n| &n.id).collect();
+    if distinct.len() != nodes.len() {
+        return Err(format!("a delta lists a node twice: {msg:?}"));
+    }
     Ok(())
 }
 

@@ -220,3 +220,48 @@ fn left_newcomers_are_remembered_within_max_nodes() {
     assert!(footprint.forgotten <= 2, "{footprint:?}");
     assert_eq!(footprint.peers, 0);
 }
+
+/// Hardening (limits review): a digest naming the same node many times is
+/// answered with that node once, so a small datagram cannot make the node
+/// repeat its state up to the frame limit in a push.
+#[test]
+fn a_node_listed_twice_is_answered_once() {
+    use crate::wire::{Digest, DigestEntry, Message};
+    use crate::{Config, Node, Output, Timestamp};
+
+    let mut config = Config::new(super::addr(0));
+    config.node_id = Some(super::id(0));
+    let mut node = Node::new(config, SeededRng::from_seed_u64(1), Timestamp::ZERO).unwrap();
+    node.upsert_local("k", &"v".repeat(3000)).unwrap();
+    let entry = DigestEntry {
+        id: super::id(0),
+        heartbeat: 0,
+        version: 0,
+    };
+    let msg = Message::DigestRequest {
+        from: super::id(1),
+        digest: Digest {
+            complete: false,
+            entries: vec![entry; 200],
+        },
+    };
+    node.handle_datagram(Timestamp::ZERO, super::addr(1), &crate::wire::encode(&msg));
+    let mut sent = 0;
+    loop {
+        match node.poll_output() {
+            Output::Timeout(_) => break,
+            Output::Transmit { payload, .. } | Output::Request { payload, .. } => {
+                let Ok(
+                    Message::DigestResponse { delta, .. } | Message::Push { delta, .. },
+                ) = crate::wire::decode(&payload)
+                else {
+                    continue;
+                };
+                assert!(delta.nodes.len() <= 1, "{} nodes", delta.nodes.len());
+                sent += delta.nodes.len();
+            }
+            _ => {}
+        }
+    }
+    assert!(sent >= 1, "the node's state was not sent");
+}

@@ -303,7 +303,11 @@ impl Node {
         let mut out = Vec::new();
         let mut mentioned = BTreeSet::new();
         for entry in &digest.entries {
-            mentioned.insert(&entry.id);
+            // A node listed twice is answered once: duplicates would only
+            // repeat the same updates, inflating the reply.
+            if !mentioned.insert(&entry.id) {
+                continue;
+            }
             let ours = if entry.id == self.id {
                 Some(self.local.version())
             } else {
