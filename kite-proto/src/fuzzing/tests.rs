@@ -251,9 +251,8 @@ fn a_node_listed_twice_is_answered_once() {
         match node.poll_output() {
             Output::Timeout(_) => break,
             Output::Transmit { payload, .. } | Output::Request { payload, .. } => {
-                let Ok(
-                    Message::DigestResponse { delta, .. } | Message::Push { delta, .. },
-                ) = crate::wire::decode(&payload)
+                let Ok(Message::DigestResponse { delta, .. } | Message::Push { delta, .. }) =
+                    crate::wire::decode(&payload)
                 else {
                     continue;
                 };
