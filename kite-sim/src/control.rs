@@ -21,7 +21,11 @@ fn link_names(hosts: &[HostId]) -> String {
     match hosts {
         [] => "nobody".to_owned(),
         [first, .., last] if contiguous && hosts.len() > 3 => format!("{first}..{last}"),
-        _ => hosts.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        _ => hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
@@ -120,7 +124,11 @@ impl Sim {
     /// # Panics
     ///
     /// If `host` has no running node.
-    pub fn join<S: AsRef<str>>(&mut self, host: HostId, targets: &[S]) -> Result<JoinId, JoinError> {
+    pub fn join<S: AsRef<str>>(
+        &mut self,
+        host: HostId,
+        targets: &[S],
+    ) -> Result<JoinId, JoinError> {
         let targets: Vec<String> = targets.iter().map(|t| t.as_ref().to_owned()).collect();
         self.act(format!("{host} joins via {}", targets.join(", ")));
         let now = self.now;
@@ -222,14 +230,24 @@ impl Sim {
     /// flight still arrive.
     pub fn partition(&mut self, a: &[HostId], b: &[HostId]) -> PartitionId {
         let id = self.partitions.add(a, b, true);
-        self.act(format!("partition {:?}: {} <-> {}", id.0, link_names(a), link_names(b)));
+        self.act(format!(
+            "partition {:?}: {} <-> {}",
+            id.0,
+            link_names(a),
+            link_names(b)
+        ));
         id
     }
 
     /// Cuts the links from `from` to `to` only.
     pub fn partition_one_way(&mut self, from: &[HostId], to: &[HostId]) -> PartitionId {
         let id = self.partitions.add(from, to, false);
-        self.act(format!("partition {:?}: {} -> {}", id.0, link_names(from), link_names(to)));
+        self.act(format!(
+            "partition {:?}: {} -> {}",
+            id.0,
+            link_names(from),
+            link_names(to)
+        ));
         id
     }
 

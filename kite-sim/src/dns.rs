@@ -67,7 +67,8 @@ impl crate::sim::Sim {
         }
         let answer = self.dns.resolve(name);
         self.metrics.resolutions += 1;
-        self.trace.record(crate::trace::Record::Resolve, self.now, host.0);
+        self.trace
+            .record(crate::trace::Record::Resolve, self.now, host.0);
         self.trace.str(name);
         if let Ok(ips) = &answer {
             for ip in ips {

@@ -37,9 +37,9 @@ impl HostId {
     /// The host at `addr`, if `addr` has the simulator's shape.
     pub(crate) fn of(addr: SocketAddr) -> Option<HostId> {
         match addr.ip() {
-            IpAddr::V4(ip) if addr.port() == PORT => {
-                u32::from(ip).checked_sub(FIRST_IP).map(|i| HostId(i as usize))
-            }
+            IpAddr::V4(ip) if addr.port() == PORT => u32::from(ip)
+                .checked_sub(FIRST_IP)
+                .map(|i| HostId(i as usize)),
             _ => None,
         }
     }

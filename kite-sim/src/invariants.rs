@@ -83,7 +83,13 @@ impl Invariants {
     }
 
     /// The owner wrote `key` (`None`: deleted), reaching `version`.
-    pub(crate) fn record_write(&mut self, owner: &NodeId, key: &str, value: Option<&str>, version: u64) {
+    pub(crate) fn record_write(
+        &mut self,
+        owner: &NodeId,
+        key: &str,
+        value: Option<&str>,
+        version: u64,
+    ) {
         self.writes
             .entry(owner.clone())
             .or_default()
@@ -153,7 +159,10 @@ impl Invariants {
             Event::NodeDown { id } | Event::NodeUp { id } | Event::NodeJoined { id, .. } => {
                 if self.left.get(me).is_some_and(|left| left.contains(id)) {
                     return Err(violation(
-                        format!("{me} reported {id}, which it knows left, as {}", kind(event)),
+                        format!(
+                            "{me} reported {id}, which it knows left, as {}",
+                            kind(event)
+                        ),
                         [me, id],
                     ));
                 }
@@ -187,7 +196,10 @@ impl Invariants {
             *seen = view.version;
             if left.is_some_and(|l| l.contains(&view.id)) && view.status != NodeStatus::Left {
                 return Err(violation(
-                    format!("{me} shows {} as {:?} after reporting it left", view.id, view.status),
+                    format!(
+                        "{me} shows {} as {:?} after reporting it left",
+                        view.id, view.status
+                    ),
                     [me, &view.id],
                 ));
             }

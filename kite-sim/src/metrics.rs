@@ -63,7 +63,11 @@ impl Metrics {
 
     /// The largest datagram any host emitted.
     pub fn largest_datagram(&self) -> usize {
-        self.hosts.iter().map(|h| h.largest_datagram).max().unwrap_or(0)
+        self.hosts
+            .iter()
+            .map(|h| h.largest_datagram)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Stream requests opened by all hosts.

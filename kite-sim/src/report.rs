@@ -1,1 +1,358 @@
-//! Measurements (filled in below).
+//! Measurements of the protocol at scale, for the `kite-sim` report binary
+//! (`cargo run -p kite-sim --release -- --help`) and `docs/benchmarks.md`.
+//!
+//! One [`measure`] call builds a cluster of `n` nodes with one
+//! `max_packet_size`, forms it from one seed node, lets it warm up, then:
+//!
+//! - **spread**: repeatedly upserts a key on a random node and times until
+//!   every other node has emitted the matching `KeyUpserted` event;
+//! - **detection**: crashes random nodes one at a time and times until every
+//!   other live node has emitted `NodeDown` for it;
+//! - counts **false downs** (any `NodeDown` of a node that did not crash),
+//!   and the traffic per node per round over the steady-state phase.
+//!
+//! Times are in gossip rounds: simulated time divided by the gossip
+//! interval.
+//!
+//! ```
+//! use kite_sim::report::{Options, measure};
+//!
+//! let options = Options { spread_repetitions: 3, crash_repetitions: 1, ..Options::default() };
+//! let m = measure(8, 1400, &options, &mut |_| {});
+//! assert_eq!(m.spread_rounds.len(), 3);
+//! assert!(m.false_downs == 0 && m.largest_datagram <= 1400);
+//! ```
+
+use core::fmt::Write as _;
+use core::time::Duration;
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use kite_proto::{Event, NodeId, SeededRng, Timestamp};
+use rand_core::RngCore;
+
+use crate::{InvariantConfig, LinkModel, NetworkModel, Sim};
+
+/// What to measure, beyond the cluster size and packet size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// The run's seed.
+    pub seed: u64,
+    /// Updates timed (p50 and p99 are taken over them). Default 20.
+    pub spread_repetitions: usize,
+    /// Crashes timed. Default 3.
+    pub crash_repetitions: usize,
+    /// The network's links. Default: [`LinkModel::lan`] (1 ms ± 1 ms).
+    pub link: LinkModel,
+    /// Simulated time after formation before measuring, so failure
+    /// detectors have samples. Default 20 s.
+    pub warm_up: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: 1,
+            spread_repetitions: 20,
+            crash_repetitions: 3,
+            link: LinkModel::lan(),
+            warm_up: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The figures of one (cluster size, packet size) run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    /// Cluster size.
+    pub n: usize,
+    /// `max_packet_size` of every node.
+    pub packet_size: usize,
+    /// Rounds until every node knew every node, from the first join.
+    pub formation_rounds: f64,
+    /// Rounds until one update reached every node, per repetition.
+    pub spread_rounds: Vec<f64>,
+    /// Rounds until every live node saw a crash as down, per repetition.
+    pub detection_rounds: Vec<f64>,
+    /// `NodeDown` events about nodes that had not crashed.
+    pub false_downs: u64,
+    /// Datagram bytes sent per node per round, in the steady state.
+    pub bytes_per_node_round: f64,
+    /// Datagrams sent per node per round, in the steady state.
+    pub datagrams_per_node_round: f64,
+    /// Stream bytes sent per node per round, in the steady state.
+    pub stream_bytes_per_node_round: f64,
+    /// The largest datagram any node sent.
+    pub largest_datagram: usize,
+    /// Gossip rounds simulated after formation.
+    pub steady_rounds: f64,
+    /// Wall time of the steady-state phase (spread and detection).
+    pub steady_wall: Duration,
+    /// Wall time of the whole run.
+    pub wall: Duration,
+}
+
+impl Measurement {
+    /// Wall time per 100 gossip rounds of the steady state.
+    pub fn wall_per_100_rounds(&self) -> Duration {
+        if self.steady_rounds <= 0.0 {
+            return Duration::ZERO;
+        }
+        self.steady_wall.mul_f64(100.0 / self.steady_rounds)
+    }
+}
+
+/// The ideal push-pull reference for spreading one update to `n` nodes:
+/// `log3(n) + ln(ln(n))` rounds.
+pub fn push_pull_reference(n: usize) -> f64 {
+    let n = n.max(3) as f64;
+    n.ln() / 3f64.ln() + n.ln().ln()
+}
+
+/// The `p`-th percentile (0–100) by nearest rank; `NaN` when empty.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// Follows the event log while a phase runs: which hosts matched the
+/// phase's condition (and when the last of them did), and false downs.
+struct Phase<'a> {
+    label: String,
+    crashed: &'a BTreeSet<NodeId>,
+    false_downs: &'a mut u64,
+}
+
+impl Phase<'_> {
+    /// Runs until `target` hosts emitted an event matching `matches`;
+    /// returns the time the last of them did, or `None` after `limit`.
+    fn run(
+        &mut self,
+        sim: &mut Sim,
+        target: usize,
+        limit: Duration,
+        progress: &mut dyn FnMut(&str),
+        matches: impl Fn(&Event) -> bool,
+    ) -> Option<Timestamp> {
+        let start = sim.now();
+        let mut seen = BTreeSet::new();
+        let mut last = start;
+        let mut last_report = Instant::now();
+        loop {
+            for e in sim.take_events() {
+                if matches!(&e.event, Event::NodeDown { id } if !self.crashed.contains(id)) {
+                    *self.false_downs += 1;
+                }
+                if matches(&e.event) && seen.insert(e.host) {
+                    last = e.at;
+                }
+            }
+            if seen.len() >= target {
+                return Some(last);
+            }
+            if sim.now().saturating_since(start) >= limit {
+                return None;
+            }
+            sim.run_for(Duration::from_millis(250))
+                .unwrap_or_else(|f| panic!("the measured run broke an invariant:\n{f}"));
+            if last_report.elapsed() >= Duration::from_secs(1) {
+                last_report = Instant::now();
+                progress(&format!(
+                    "{}: {}/{target} nodes, {:.1} s simulated",
+                    self.label,
+                    seen.len(),
+                    sim.now().saturating_since(start).as_secs_f64()
+                ));
+            }
+        }
+    }
+}
+
+/// Measures a cluster of `n` nodes with datagrams of at most `packet_size`
+/// bytes. `progress` receives a line now and then during long runs.
+///
+/// # Panics
+///
+/// If the run breaks a simulator invariant (which is a protocol bug), or if
+/// `n` is below 3.
+pub fn measure(
+    n: usize,
+    packet_size: usize,
+    options: &Options,
+    progress: &mut dyn FnMut(&str),
+) -> Measurement {
+    assert!(n >= 3, "measure needs at least 3 nodes");
+    let wall = Instant::now();
+    let mut sim = Sim::builder(options.seed)
+        .network(NetworkModel::default().link(options.link))
+        .node_config(move |c| c.max_packet_size = packet_size)
+        .invariants(InvariantConfig {
+            sweep_every: None,
+            events: true,
+        })
+        .build();
+    let interval = sim.rounds(Duration::from_secs(1)).recip();
+    let rounds = |d: Duration| d.as_secs_f64() / interval;
+    let hosts = sim.add_nodes(n);
+    let seed_addr = hosts[0].addr().to_string();
+    for h in &hosts[1..] {
+        let _ = sim.join(*h, &[&seed_addr]);
+    }
+    let label = format!("N={n} packet={packet_size}");
+    // Formed once every node has reported every other node as joined.
+    let mut known = vec![0usize; n];
+    let formation_limit = Duration::from_secs(1200);
+    let mut last_report = Instant::now();
+    loop {
+        for e in sim.take_events() {
+            if matches!(e.event, Event::NodeJoined { .. }) {
+                known[e.host.0] += 1;
+            }
+        }
+        let formed = known.iter().filter(|k| **k >= n - 1).count();
+        if formed == n {
+            break;
+        }
+        assert!(
+            sim.now().as_duration() <= formation_limit,
+            "{label}: the cluster did not form within {formation_limit:?}"
+        );
+        sim.run_for(Duration::from_millis(250)).unwrap_or_else(|f| panic!("{f}"));
+        if last_report.elapsed() >= Duration::from_secs(1) {
+            last_report = Instant::now();
+            progress(&format!(
+                "{label} formation: {formed}/{n} nodes know everyone, {:.1} s simulated",
+                sim.now().as_duration().as_secs_f64()
+            ));
+        }
+    }
+    let formation_rounds = rounds(sim.now().as_duration());
+    progress(&format!(
+        "{label}: formed in {formation_rounds:.1} rounds; warming up"
+    ));
+    sim.run_for(options.warm_up)
+        .unwrap_or_else(|f| panic!("{f}"));
+    let _ = sim.take_events();
+
+    let steady_start = (sim.now(), sim.metrics().clone(), Instant::now());
+    let mut rng = SeededRng::from_seed_u64(options.seed ^ 0x5eed);
+    let mut false_downs = 0u64;
+    let mut crashed: BTreeSet<NodeId> = BTreeSet::new();
+
+    let mut spread_rounds = Vec::new();
+    for rep in 0..options.spread_repetitions {
+        let live = sim.live_hosts();
+        let writer = live[(rng.next_u64() % live.len() as u64) as usize];
+        let value = rep.to_string();
+        sim.upsert(writer, "probe", &value).unwrap_or_else(|e| panic!("{e}"));
+        let t0 = sim.now();
+        let mut phase = Phase {
+            label: format!("{label} update {}/{}", rep + 1, options.spread_repetitions),
+            crashed: &crashed,
+            false_downs: &mut false_downs,
+        };
+        let reached = |e: &Event| matches!(e, Event::KeyUpserted { key, value: v, .. } if key == "probe" && *v == value);
+        let Some(done) = phase.run(&mut sim, live.len() - 1, Duration::from_secs(300), progress, reached) else {
+            panic!("{label}: update {rep} did not reach every node in 300 s");
+        };
+        spread_rounds.push(rounds(done.saturating_since(t0)));
+        // Let it settle so repetitions do not overlap.
+        phase.run(&mut sim, usize::MAX, Duration::from_secs(2), progress, |_| false);
+    }
+
+    let mut detection_rounds = Vec::new();
+    for rep in 0..options.crash_repetitions {
+        let live = sim.live_hosts();
+        let victim = live[1 + (rng.next_u64() % (live.len() as u64 - 1)) as usize];
+        let Some(id) = sim.id(victim) else { continue };
+        crashed.insert(id.clone());
+        sim.crash(victim);
+        let t0 = sim.now();
+        let mut phase = Phase {
+            label: format!("{label} crash {}/{}", rep + 1, options.crash_repetitions),
+            crashed: &crashed,
+            false_downs: &mut false_downs,
+        };
+        let down = |e: &Event| matches!(e, Event::NodeDown { id: x } if *x == id);
+        let Some(done) = phase.run(&mut sim, live.len() - 1, Duration::from_secs(600), progress, down) else {
+            panic!("{label}: crash {rep} was not seen down by every node in 600 s");
+        };
+        detection_rounds.push(rounds(done.saturating_since(t0)));
+    }
+    let (t0, before, wall0) = steady_start;
+    let after = sim.metrics();
+    let steady = sim.now().saturating_since(t0);
+    let steady_rounds = rounds(steady);
+    let node_rounds = steady_rounds * n as f64;
+    let per = |a: u64, b: u64| (a - b) as f64 / node_rounds;
+    Measurement {
+        n,
+        packet_size,
+        formation_rounds,
+        spread_rounds,
+        detection_rounds,
+        false_downs,
+        bytes_per_node_round: per(after.datagram_bytes(), before.datagram_bytes()),
+        datagrams_per_node_round: per(after.datagrams(), before.datagrams()),
+        stream_bytes_per_node_round: per(after.stream_bytes(), before.stream_bytes()),
+        largest_datagram: after.largest_datagram(),
+        steady_rounds,
+        steady_wall: wall0.elapsed(),
+        wall: wall.elapsed(),
+    }
+}
+
+/// The report's Markdown table, one row per measurement; `memory` gives
+/// each row's memory per node in bytes, when measured.
+pub fn table(rows: &[(Measurement, Option<u64>)]) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "| N | packet | formation (rounds) | update spread p50 / p99 (rounds) | push-pull ref | crash seen down by all (rounds, median) | false downs | datagram B/node/round | datagrams/node/round | stream B/node/round | largest datagram | memory/node | wall (run) | wall / 100 rounds |\n",
+    );
+    out.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (m, memory) in rows {
+        let memory = match memory {
+            Some(bytes) => format!("{:.0} KiB", *bytes as f64 / 1024.0),
+            None => "n/a".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {:.1} / {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.2} | {:.0} | {} | {} | {:.1} s | {:.1} s |",
+            m.n,
+            m.packet_size,
+            m.formation_rounds,
+            percentile(&m.spread_rounds, 50.0),
+            percentile(&m.spread_rounds, 99.0),
+            push_pull_reference(m.n),
+            percentile(&m.detection_rounds, 50.0),
+            m.false_downs,
+            m.bytes_per_node_round,
+            m.datagrams_per_node_round,
+            m.stream_bytes_per_node_round,
+            m.largest_datagram,
+            memory,
+            m.wall.as_secs_f64(),
+            m.wall_per_100_rounds().as_secs_f64(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_and_percentiles() {
+        assert!((push_pull_reference(1000) - 8.22).abs() < 0.05);
+        let v = [5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(percentile(&v, 50.0), 3.0);
+        assert_eq!(percentile(&v, 99.0), 5.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+}

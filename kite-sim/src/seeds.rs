@@ -31,7 +31,9 @@ pub const SEED_ENV: &str = "KITE_SIM_SEED";
 /// });
 /// ```
 pub fn for_each_seed(seeds: Range<u64>, mut scenario: impl FnMut(u64) -> Result<(), Failure>) {
-    let only = std::env::var(SEED_ENV).ok().and_then(|s| s.trim().parse::<u64>().ok());
+    let only = std::env::var(SEED_ENV)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
     let seeds: Vec<u64> = match only {
         Some(seed) => vec![seed],
         None => seeds.collect(),

@@ -3,7 +3,9 @@
 
 use core::net::SocketAddr;
 use core::time::Duration;
-use kite_proto::{Config, Event, Node, NodeId, Output, RequestId, SeededRng, StreamError, Timestamp};
+use kite_proto::{
+    Config, Event, Node, NodeId, Output, RequestId, SeededRng, StreamError, Timestamp,
+};
 
 use crate::clock::EventQueue;
 use crate::dns::Dns;
@@ -23,8 +25,16 @@ const FAILURE_EVENTS: usize = 40;
 /// Something scheduled to happen at a point of virtual time.
 pub(crate) enum Happening {
     /// A node's deadline (`at` is the deadline it asked for).
-    Timer { host: HostId, incarnation: u32, at: Timestamp },
-    Datagram { to: HostId, from: SocketAddr, payload: Vec<u8> },
+    Timer {
+        host: HostId,
+        incarnation: u32,
+        at: Timestamp,
+    },
+    Datagram {
+        to: HostId,
+        from: SocketAddr,
+        payload: Vec<u8>,
+    },
     Request {
         to: HostId,
         from: HostId,
@@ -38,8 +48,16 @@ pub(crate) enum Happening {
         request: RequestId,
         result: Result<Vec<u8>, StreamError>,
     },
-    StreamTimeout { host: HostId, incarnation: u32, request: RequestId },
-    Resolved { host: HostId, incarnation: u32, name: String },
+    StreamTimeout {
+        host: HostId,
+        incarnation: u32,
+        request: RequestId,
+    },
+    Resolved {
+        host: HostId,
+        incarnation: u32,
+        name: String,
+    },
     Sweep,
 }
 
@@ -50,9 +68,9 @@ impl Happening {
             Happening::Timer { host, .. }
             | Happening::StreamTimeout { host, .. }
             | Happening::Resolved { host, .. } => Some(*host),
-            Happening::Datagram { to, .. } | Happening::Request { to, .. } | Happening::Response { to, .. } => {
-                Some(*to)
-            }
+            Happening::Datagram { to, .. }
+            | Happening::Request { to, .. }
+            | Happening::Response { to, .. } => Some(*to),
             Happening::Sweep => None,
         }
     }
@@ -291,7 +309,11 @@ impl Sim {
     /// Runs until `done` holds (evaluated every `check_every` of virtual
     /// time, see [`SimBuilder::check_every`]) and returns how long it took,
     /// or fails after `limit`.
-    pub fn run_until(&mut self, mut done: impl FnMut(&Sim) -> bool, limit: Duration) -> Result<Duration, Failure> {
+    pub fn run_until(
+        &mut self,
+        mut done: impl FnMut(&Sim) -> bool,
+        limit: Duration,
+    ) -> Result<Duration, Failure> {
         let start = self.now;
         let deadline = start + limit;
         loop {
@@ -316,7 +338,11 @@ impl Sim {
 
     /// `Ok` if `holds`, else [`Sim::failure`] with the given reason.
     pub fn ensure(&self, holds: bool, reason: impl FnOnce() -> String) -> Result<(), Failure> {
-        if holds { Ok(()) } else { Err(self.failure(reason())) }
+        if holds {
+            Ok(())
+        } else {
+            Err(self.failure(reason()))
+        }
     }
 
     fn failure_about(&self, reason: String, ids: &[NodeId]) -> Failure {
@@ -380,7 +406,11 @@ impl Sim {
             }
         }
         match happening {
-            Happening::Timer { host, incarnation, at } => {
+            Happening::Timer {
+                host,
+                incarnation,
+                at,
+            } => {
                 let h = &mut self.hosts[host.0];
                 if h.incarnation != incarnation || h.timer != Some(at) {
                     return;
@@ -394,7 +424,9 @@ impl Sim {
                 if h.timer.is_some_and(|t| t <= self.now) {
                     let id = self.id(host).into_iter().collect::<Vec<_>>();
                     self.violated(Violation {
-                        what: format!("{host} asked to be woken at or before the deadline it just handled"),
+                        what: format!(
+                            "{host} asked to be woken at or before the deadline it just handled"
+                        ),
                         ids: id,
                     });
                 }
@@ -465,7 +497,14 @@ impl Sim {
                     if h.timer != Some(at) {
                         h.timer = Some(at);
                         let incarnation = h.incarnation;
-                        self.queue.push(at.max(self.now), Happening::Timer { host, incarnation, at });
+                        self.queue.push(
+                            at.max(self.now),
+                            Happening::Timer {
+                                host,
+                                incarnation,
+                                at,
+                            },
+                        );
                     }
                     return;
                 }
@@ -490,7 +529,9 @@ impl Sim {
         if len > limit {
             let ids = self.id(from).into_iter().collect();
             self.violated(Violation {
-                what: format!("{from} emitted a {len}-byte datagram, over its max_packet_size of {limit}"),
+                what: format!(
+                    "{from} emitted a {len}-byte datagram, over its max_packet_size of {limit}"
+                ),
                 ids,
             });
         }
@@ -499,7 +540,9 @@ impl Sim {
             let ids = self.id(from).into_iter().collect();
             let max = self.network.max_datagram;
             self.violated(Violation {
-                what: format!("{from} emitted a {len}-byte datagram, over the network's {max}-byte limit"),
+                what: format!(
+                    "{from} emitted a {len}-byte datagram, over the network's {max}-byte limit"
+                ),
                 ids,
             });
             return;
@@ -599,7 +642,9 @@ impl Sim {
             .collect();
         let mut out = Vec::new();
         for observer in &live {
-            let Some(node) = self.node(*observer) else { continue };
+            let Some(node) = self.node(*observer) else {
+                continue;
+            };
             for (subject, view) in &truth {
                 if subject == observer {
                     continue;
@@ -616,7 +661,11 @@ impl Sim {
                     Some(_) => None,
                 };
                 if let Some(problem) = problem {
-                    out.push(format!("{observer} ({}) on {subject} ({}): {problem}", node.id(), view.id));
+                    out.push(format!(
+                        "{observer} ({}) on {subject} ({}): {problem}",
+                        node.id(),
+                        view.id
+                    ));
                     if out.len() >= max {
                         return out;
                     }
@@ -635,7 +684,10 @@ impl Sim {
             Err(_) => {
                 let gaps = self.disagreements(10);
                 Err(self.failure_about(
-                    format!("no convergence within {limit:?}; disagreements:\n    {}", gaps.join("\n    ")),
+                    format!(
+                        "no convergence within {limit:?}; disagreements:\n    {}",
+                        gaps.join("\n    ")
+                    ),
                     &[],
                 ))
             }

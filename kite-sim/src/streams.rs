@@ -23,7 +23,13 @@ pub(crate) struct Streams {
 }
 
 impl Sim {
-    pub(crate) fn open_stream(&mut self, from: HostId, request: RequestId, to: core::net::SocketAddr, payload: Vec<u8>) {
+    pub(crate) fn open_stream(
+        &mut self,
+        from: HostId,
+        request: RequestId,
+        to: core::net::SocketAddr,
+        payload: Vec<u8>,
+    ) {
         let counters = &mut self.metrics.hosts[from.0];
         counters.streams += 1;
         counters.stream_bytes += payload.len() as u64;
@@ -36,7 +42,8 @@ impl Sim {
             incarnation,
             request,
         };
-        self.queue.push(self.now + self.network.stream_timeout, timeout);
+        self.queue
+            .push(self.now + self.network.stream_timeout, timeout);
         let Some(target) = HostId::of(to).filter(|t| t.0 < self.hosts.len()) else {
             // Nobody at that address: the SYN goes unanswered.
             return;
@@ -59,10 +66,19 @@ impl Sim {
     }
 
     /// The request reached a running, unpaused node.
-    pub(crate) fn accept_stream(&mut self, to: HostId, from: HostId, incarnation: u32, request: RequestId, payload: &[u8]) {
+    pub(crate) fn accept_stream(
+        &mut self,
+        to: HostId,
+        from: HostId,
+        incarnation: u32,
+        request: RequestId,
+        payload: &[u8],
+    ) {
         let stream = StreamId(self.streams.next);
         self.streams.next += 1;
-        self.streams.inbound.insert((to, stream), (from, incarnation, request));
+        self.streams
+            .inbound
+            .insert((to, stream), (from, incarnation, request));
         if let Some(node) = self.hosts[to.0].node.as_mut() {
             node.handle_request(self.now, stream, from.addr(), payload);
         }
@@ -70,7 +86,13 @@ impl Sim {
     }
 
     /// No process at the address: the connection is reset.
-    pub(crate) fn refuse_stream(&mut self, to: HostId, from: HostId, incarnation: u32, request: RequestId) {
+    pub(crate) fn refuse_stream(
+        &mut self,
+        to: HostId,
+        from: HostId,
+        incarnation: u32,
+        request: RequestId,
+    ) {
         self.metrics.streams_refused += 1;
         if self.partitions.blocks(to, from) {
             return;
@@ -86,7 +108,12 @@ impl Sim {
     }
 
     /// The core answered an inbound stream.
-    pub(crate) fn reply_stream(&mut self, host: HostId, stream: StreamId, payload: Option<Vec<u8>>) {
+    pub(crate) fn reply_stream(
+        &mut self,
+        host: HostId,
+        stream: StreamId,
+        payload: Option<Vec<u8>>,
+    ) {
         let Some((to, incarnation, request)) = self.streams.inbound.remove(&(host, stream)) else {
             return;
         };

@@ -7,8 +7,8 @@ use core::time::Duration;
 
 use common::*;
 use kite_proto::SeededRng;
-use rand_core::RngCore;
 use kite_sim::{HostId, LinkModel, NetworkModel, Sim, for_each_seed};
+use rand_core::RngCore;
 
 fn pick(rng: &mut SeededRng, n: usize) -> usize {
     (rng.next_u64() % n as u64) as usize
@@ -130,7 +130,11 @@ fn debug_seed() {
         let sim = keep.unwrap();
         let a: kite_proto::NodeId = std::env::var("A").unwrap().parse().unwrap();
         let b: kite_proto::NodeId = std::env::var("B").unwrap().parse().unwrap();
-        for e in sim.events().iter().filter(|e| (e.node == a || std::env::var("ALL").is_ok()) && e.concerns(&b)) {
+        for e in sim
+            .events()
+            .iter()
+            .filter(|e| (e.node == a || std::env::var("ALL").is_ok()) && e.concerns(&b))
+        {
             println!("{e}");
         }
     }

@@ -15,7 +15,9 @@ fn eventful(seed: u64) -> Sim {
         .duplicate(0.05)
         .jitter(Duration::from_millis(20))
         .reorder(0.1, Duration::from_millis(100));
-    let mut sim = Sim::builder(seed).network(NetworkModel::default().link(link)).build();
+    let mut sim = Sim::builder(seed)
+        .network(NetworkModel::default().link(link))
+        .build();
     let hosts = sim.add_nodes(12);
     sim.set_dns("kite", &hosts[..4]);
     for h in &hosts {
@@ -40,12 +42,20 @@ fn the_same_seed_gives_the_same_trace_and_different_seeds_differ() {
     let hashes: Vec<u64> = (0..4).map(|seed| eventful(seed).trace_hash()).collect();
     for seed in 0..4u64 {
         let again = eventful(seed);
-        assert_eq!(again.trace_hash(), hashes[seed as usize], "seed {seed} did not replay");
+        assert_eq!(
+            again.trace_hash(),
+            hashes[seed as usize],
+            "seed {seed} did not replay"
+        );
     }
     let mut distinct = hashes.clone();
     distinct.sort_unstable();
     distinct.dedup();
-    assert_eq!(distinct.len(), hashes.len(), "different seeds gave equal traces: {hashes:x?}");
+    assert_eq!(
+        distinct.len(),
+        hashes.len(),
+        "different seeds gave equal traces: {hashes:x?}"
+    );
 }
 
 #[test]
@@ -55,11 +65,22 @@ fn an_oversized_datagram_fails_the_run_with_its_seed_and_trace() {
         .build();
     let hosts = cluster(&mut sim, 30);
     sim.upsert(hosts[0], "k", "v").unwrap();
-    let failure = sim.run_for(secs(30)).expect_err("a datagram over 600 bytes");
+    let failure = sim
+        .run_for(secs(30))
+        .expect_err("a datagram over 600 bytes");
     let text = failure.to_string();
-    assert!(text.contains("seed 11") && text.contains("KITE_SIM_SEED=11"), "{text}");
-    assert!(failure.reason.contains("network's 600-byte limit"), "{text}");
-    assert!(failure.actions.iter().any(|a| a.contains("joins via")), "{text}");
+    assert!(
+        text.contains("seed 11") && text.contains("KITE_SIM_SEED=11"),
+        "{text}"
+    );
+    assert!(
+        failure.reason.contains("network's 600-byte limit"),
+        "{text}"
+    );
+    assert!(
+        failure.actions.iter().any(|a| a.contains("joins via")),
+        "{text}"
+    );
     // The failure sticks.
     assert_eq!(sim.run_for(secs(1)).expect_err("still failed"), failure);
 }

@@ -12,10 +12,16 @@ use kite_sim::{InvariantConfig, LinkModel, NetworkModel, Sim, for_each_seed};
 #[test]
 fn no_false_downs_for_50_nodes_over_10_minutes_at_5_percent_loss_and_50ms_jitter() {
     for_each_seed(0..3, |seed| {
-        let link = LinkModel::lan().latency(Duration::ZERO).jitter(Duration::from_millis(50)).loss(0.05);
+        let link = LinkModel::lan()
+            .latency(Duration::ZERO)
+            .jitter(Duration::from_millis(50))
+            .loss(0.05);
         let mut sim = Sim::builder(seed)
             .network(NetworkModel::default().link(link))
-            .invariants(InvariantConfig { sweep_every: Some(secs(10)), ..Default::default() })
+            .invariants(InvariantConfig {
+                sweep_every: Some(secs(10)),
+                ..Default::default()
+            })
             .build();
         let hosts = formed(&mut sim, 50)?;
         for h in &hosts {
@@ -23,7 +29,8 @@ fn no_false_downs_for_50_nodes_over_10_minutes_at_5_percent_loss_and_50ms_jitter
         }
         for minute in 1..=10 {
             sim.run_for(secs(60))?;
-            sim.upsert(hosts[minute], "load", &minute.to_string()).unwrap();
+            sim.upsert(hosts[minute], "load", &minute.to_string())
+                .unwrap();
         }
         let downs = count(&sim, |e| matches!(e, Event::NodeDown { .. }));
         sim.ensure(downs == 0, || format!("{downs} false downs"))?;
@@ -47,10 +54,14 @@ fn a_two_minute_half_half_partition_heals_and_converges() {
         sim.run_for(secs(120))?;
         // Each side sees the other down.
         let far = sim.id(b[0]).unwrap();
-        sim.ensure(all_saw(&sim, a, is_down(&far)), || "side A did not see side B down".into())?;
+        sim.ensure(all_saw(&sim, a, is_down(&far)), || {
+            "side A did not see side B down".into()
+        })?;
         sim.heal(cut);
         let took = sim.await_convergence(secs(60))?;
-        sim.ensure(sim.rounds(took) <= 60.0, || format!("took {took:?} to converge after healing"))?;
+        sim.ensure(sim.rounds(took) <= 60.0, || {
+            format!("took {took:?} to converge after healing")
+        })?;
         let ups = count(&sim, |e| matches!(e, Event::NodeUp { .. }));
         sim.ensure(ups >= 2 * 10 * 10, || format!("only {ups} up events"))
     });
@@ -86,7 +97,9 @@ fn a_long_pause_does_not_make_the_paused_node_convict_its_peers() {
             .iter()
             .filter(|e| e.node == me && matches!(e.event, Event::NodeDown { .. }))
             .count();
-        sim.ensure(convicted == 0, || format!("the paused node reported {convicted} peers down"))?;
+        sim.ensure(convicted == 0, || {
+            format!("the paused node reported {convicted} peers down")
+        })?;
         sim.await_convergence(secs(30)).map(drop)
     });
 }

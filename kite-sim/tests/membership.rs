@@ -13,7 +13,9 @@ fn formation_from_one_seed_node() {
         let mut sim = Sim::new(seed);
         let hosts = cluster(&mut sim, 20);
         let took = sim.await_convergence(secs(60))?;
-        sim.ensure(sim.rounds(took) < 40.0, || format!("formation took {took:?}"))?;
+        sim.ensure(sim.rounds(took) < 40.0, || {
+            format!("formation took {took:?}")
+        })?;
         let seed_id = sim.id(hosts[0]).unwrap();
         let ok = sim
             .events()
@@ -39,17 +41,22 @@ fn graceful_leave_is_reported_as_left_never_down() {
         let left = |e: &Event| matches!(e, Event::NodeLeft { id: x } if *x == id);
         sim.run_until(|sim| all_saw(sim, &others, left), secs(30))?;
         let acked = sim.events().iter().any(|e| {
-            e.host == leaving && matches!(e.event, Event::LeaveCompleted { result: Ok(n) } if n >= 1)
+            e.host == leaving
+                && matches!(e.event, Event::LeaveCompleted { result: Ok(n) } if n >= 1)
         });
         sim.ensure(acked, || "leave was not acknowledged".into())?;
         // The process exits; the others must keep it as left, not down.
         sim.run_for(secs(5))?;
         sim.crash(leaving);
         sim.run_for(secs(120))?;
-        sim.ensure(count(&sim, is_down(&id)) == 0, || format!("{id} reported down after leaving"))?;
+        sim.ensure(count(&sim, is_down(&id)) == 0, || {
+            format!("{id} reported down after leaving")
+        })?;
         for h in &others {
             let status = sim.node(*h).unwrap().node(&id).map(|v| v.status);
-            sim.ensure(status == Some(NodeStatus::Left), || format!("{h} sees {id} as {status:?}"))?;
+            sim.ensure(status == Some(NodeStatus::Left), || {
+                format!("{h} sees {id} as {status:?}")
+            })?;
         }
         sim.await_convergence(secs(30)).map(drop)
     });
@@ -70,7 +77,9 @@ fn a_crash_is_seen_as_down_by_every_node() {
         let took = sim.run_until(|sim| all_saw(sim, &others, is_down(&id)), secs(120))?;
         sim.ensure(took > secs(5), || format!("down after only {took:?}"))?;
         let downs = count(&sim, |e| matches!(e, Event::NodeDown { .. }));
-        sim.ensure(downs == others.len(), || format!("{downs} down events, expected {}", others.len()))?;
+        sim.ensure(downs == others.len(), || {
+            format!("{downs} down events, expected {}", others.len())
+        })?;
         sim.await_convergence(secs(10)).map(drop)
     });
 }
@@ -95,11 +104,15 @@ fn a_restart_takes_a_new_id_and_the_old_one_goes_down() {
             let node = sim.node(*h).unwrap();
             let new_view = node.node(&new);
             sim.ensure(
-                new_view.as_ref().is_some_and(|v| v.status == NodeStatus::Alive && v.entries["role"] == "new"),
+                new_view
+                    .as_ref()
+                    .is_some_and(|v| v.status == NodeStatus::Alive && v.entries["role"] == "new"),
                 || format!("{h} sees the new process as {new_view:?}"),
             )?;
             let old_view = node.node(&old).map(|v| v.status);
-            sim.ensure(old_view == Some(NodeStatus::Down), || format!("{h} sees the old id as {old_view:?}"))?;
+            sim.ensure(old_view == Some(NodeStatus::Down), || {
+                format!("{h} sees the old id as {old_view:?}")
+            })?;
         }
         Ok(())
     });
@@ -108,7 +121,9 @@ fn a_restart_takes_a_new_id_and_the_old_one_goes_down() {
 #[test]
 fn left_and_down_nodes_expire_and_never_come_back() {
     for_each_seed(0..6, |seed| {
-        let mut sim = Sim::builder(seed).node_config(|c| c.node_expiry = secs(30)).build();
+        let mut sim = Sim::builder(seed)
+            .node_config(|c| c.node_expiry = secs(30))
+            .build();
         let hosts = formed(&mut sim, 8)?;
         sim.run_for(secs(10))?;
         let (leaver, crasher) = (hosts[1], hosts[2]);
@@ -123,19 +138,24 @@ fn left_and_down_nodes_expire_and_never_come_back() {
             move |e: &Event| matches!(e, Event::NodeExpired { id: x } if *x == id)
         };
         sim.run_until(
-            |sim| all_saw(sim, &others, expired(&left_id)) && all_saw(sim, &others, expired(&down_id)),
+            |sim| {
+                all_saw(sim, &others, expired(&left_id)) && all_saw(sim, &others, expired(&down_id))
+            },
             secs(180),
         )?;
         let joins_before = count(&sim, |e| matches!(e, Event::NodeJoined { .. }));
         // Longer than the forgetting period: stale gossip must not bring them back.
         sim.run_for(secs(90))?;
         let joins_after = count(&sim, |e| matches!(e, Event::NodeJoined { .. }));
-        sim.ensure(joins_after == joins_before, || "an expired node was re-discovered".into())?;
+        sim.ensure(joins_after == joins_before, || {
+            "an expired node was re-discovered".into()
+        })?;
         for h in &others {
             let node = sim.node(*h).unwrap();
-            sim.ensure(node.node(&left_id).is_none() && node.node(&down_id).is_none(), || {
-                format!("{h} still tracks an expired node")
-            })?;
+            sim.ensure(
+                node.node(&left_id).is_none() && node.node(&down_id).is_none(),
+                || format!("{h} still tracks an expired node"),
+            )?;
         }
         sim.await_convergence(secs(10)).map(drop)
     });
@@ -156,14 +176,26 @@ fn dns_answers_growing_from_3_to_5_are_discovered_without_a_new_join() {
         // Only the first three are members; the two new pods know nobody.
         for h in &hosts[..3] {
             let n = sim.node(*h).unwrap().nodes().len();
-            sim.ensure(n == 3, || format!("{h} knows {n} nodes before the DNS change"))?;
+            sim.ensure(n == 3, || {
+                format!("{h} knows {n} nodes before the DNS change")
+            })?;
         }
-        let joined_ok = sim.events().iter().filter(|e| matches!(&e.event, Event::JoinCompleted { result: Ok(_), .. })).count();
-        sim.ensure(joined_ok == 3, || format!("{joined_ok} joins by name succeeded"))?;
+        let joined_ok = sim
+            .events()
+            .iter()
+            .filter(|e| matches!(&e.event, Event::JoinCompleted { result: Ok(_), .. }))
+            .count();
+        sim.ensure(joined_ok == 3, || {
+            format!("{joined_ok} joins by name succeeded")
+        })?;
         sim.set_dns("kite.svc.local", &hosts);
         let took = sim.await_convergence(secs(90))?;
         sim.ensure(took <= secs(40), || format!("discovery took {took:?}"))?;
-        let joins = sim.actions().iter().filter(|a| a.contains("joins via")).count();
+        let joins = sim
+            .actions()
+            .iter()
+            .filter(|a| a.contains("joins via"))
+            .count();
         sim.ensure(joins == 3, || format!("{joins} join calls"))
     });
 }

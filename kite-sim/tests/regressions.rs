@@ -8,9 +8,9 @@ use kite_proto::{Event, NodeId};
 use kite_sim::{Sim, for_each_seed};
 
 fn joined(sim: &Sim, observer: kite_sim::HostId, id: &NodeId) -> bool {
-    sim.events()
-        .iter()
-        .any(|e| e.host == observer && matches!(&e.event, Event::NodeJoined { id: x, .. } if x == id))
+    sim.events().iter().any(|e| {
+        e.host == observer && matches!(&e.event, Event::NodeJoined { id: x, .. } if x == id)
+    })
 }
 
 /// Chaos seed 0 (before the fix): a node that left but kept running was
@@ -19,7 +19,9 @@ fn joined(sim: &Sim, observer: kite_sim::HostId, id: &NodeId) -> bool {
 #[test]
 fn a_left_node_that_keeps_running_is_never_rediscovered() {
     for_each_seed(0..5, |seed| {
-        let mut sim = Sim::builder(seed).node_config(|c| c.node_expiry = secs(20)).build();
+        let mut sim = Sim::builder(seed)
+            .node_config(|c| c.node_expiry = secs(20))
+            .build();
         let hosts = sim.add_nodes(4);
         let all: Vec<String> = hosts.iter().map(|h| h.addr().to_string()).collect();
         for h in &hosts {
@@ -33,7 +35,9 @@ fn a_left_node_that_keeps_running_is_never_rediscovered() {
         sim.run_for(secs(150))?;
         for h in &hosts[..3] {
             let node = sim.node(*h).unwrap();
-            sim.ensure(node.node(&id).is_none(), || format!("{h} tracks the left node again"))?;
+            sim.ensure(node.node(&id).is_none(), || {
+                format!("{h} tracks the left node again")
+            })?;
         }
         Ok(())
     });
@@ -53,7 +57,9 @@ fn a_newcomer_never_learns_a_node_the_cluster_holds_down() {
         let newcomer = sim.add_node();
         sim.join(newcomer, &[hosts[0].addr().to_string()]).unwrap();
         sim.run_for(secs(60))?;
-        sim.ensure(!joined(&sim, newcomer, &dead), || "the newcomer admitted the down node".into())?;
+        sim.ensure(!joined(&sim, newcomer, &dead), || {
+            "the newcomer admitted the down node".into()
+        })?;
         sim.await_convergence(secs(10)).map(drop)
     });
 }
@@ -80,9 +86,13 @@ fn stale_state_of_a_dead_node_does_not_hop_between_newcomers() {
         sim.run_for(secs(2))?;
         sim.join(first, &[a.addr().to_string()]).unwrap();
         sim.run_for(secs(3))?;
-        sim.ensure(joined(&sim, first, &dead), || "setup: `first` did not learn the stale node".into())?;
+        sim.ensure(joined(&sim, first, &dead), || {
+            "setup: `first` did not learn the stale node".into()
+        })?;
         sim.join(second, &[first.addr().to_string()]).unwrap();
         sim.run_for(secs(60))?;
-        sim.ensure(!joined(&sim, second, &dead), || "the stale node hopped to `second`".into())
+        sim.ensure(!joined(&sim, second, &dead), || {
+            "the stale node hopped to `second`".into()
+        })
     });
 }

@@ -1,0 +1,220 @@
+//! The kite-sim report: measures spread, detection, traffic and memory of
+//! simulated clusters. `cargo run -p kite-sim --release -- --help`.
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use kite_sim::report::{Measurement, Options, measure, table};
+
+const USAGE: &str = "\
+kite-sim report: measure Kite clusters in the deterministic simulator
+
+usage: kite-sim [--nodes 10,100,1000] [--packets 1400,65000] [--updates 20]
+                [--crashes 3] [--seed 1] [--in-process]
+
+  --nodes     cluster sizes to measure (default 10,100,1000)
+  --packets   max_packet_size values (default 1400,65000)
+  --updates   updates timed per run, for the p50/p99 spread (default 20)
+  --crashes   crashes timed per run (default 3)
+  --seed      the simulation seed (default 1)
+  --in-process  run every size in this process (memory per node is then
+              not measured); by default each size runs in a child process
+              whose peak RSS gives the memory per node
+";
+
+struct Args {
+    nodes: Vec<usize>,
+    packets: Vec<usize>,
+    options: Options,
+    in_process: bool,
+    /// Internal: measure one (nodes, packet) pair and print it as one line.
+    child: bool,
+}
+
+fn parse_list(value: &str) -> Result<Vec<usize>, String> {
+    value
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("not a number: {v}"))
+        })
+        .collect()
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut parsed = Args {
+        nodes: vec![10, 100, 1000],
+        packets: vec![1400, 65000],
+        options: Options::default(),
+        in_process: false,
+        child: false,
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--nodes" => parsed.nodes = parse_list(value()?)?,
+            "--packets" => parsed.packets = parse_list(value()?)?,
+            "--updates" => parsed.options.spread_repetitions = parse_list(value()?)?[0],
+            "--crashes" => parsed.options.crash_repetitions = parse_list(value()?)?[0],
+            "--seed" => {
+                parsed.options.seed = value()?.parse().map_err(|_| "bad seed".to_owned())?
+            }
+            "--in-process" => parsed.in_process = true,
+            "--child" => parsed.child = true,
+            "--help" | "-h" => return Err(String::new()),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if parsed.nodes.iter().any(|n| *n < 3) {
+        return Err("cluster sizes must be at least 3".to_owned());
+    }
+    Ok(parsed)
+}
+
+/// Peak and current resident memory of this process, from /proc (Linux).
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn progress(line: &str) {
+    eprintln!("  .. {line}");
+}
+
+fn encode(m: &Measurement, memory: Option<u64>) -> String {
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "RESULT {} {} {} [{}] [{}] {} {} {} {} {} {} {} {} {}",
+        m.n,
+        m.packet_size,
+        m.formation_rounds,
+        list(&m.spread_rounds),
+        list(&m.detection_rounds),
+        m.false_downs,
+        m.bytes_per_node_round,
+        m.datagrams_per_node_round,
+        m.stream_bytes_per_node_round,
+        m.largest_datagram,
+        m.steady_rounds,
+        m.steady_wall.as_secs_f64(),
+        m.wall.as_secs_f64(),
+        memory.map_or(-1, |b| b as i64),
+    )
+}
+
+fn decode(line: &str) -> Option<(Measurement, Option<u64>)> {
+    let f: Vec<&str> = line.strip_prefix("RESULT ")?.split(' ').collect();
+    let list = |s: &str| -> Vec<f64> {
+        s.trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .filter_map(|x| x.parse().ok())
+            .collect()
+    };
+    let secs = |s: &str| std::time::Duration::from_secs_f64(s.parse().unwrap_or(0.0));
+    let memory: i64 = f.get(13)?.parse().ok()?;
+    let m = Measurement {
+        n: f[0].parse().ok()?,
+        packet_size: f[1].parse().ok()?,
+        formation_rounds: f[2].parse().ok()?,
+        spread_rounds: list(f[3]),
+        detection_rounds: list(f[4]),
+        false_downs: f[5].parse().ok()?,
+        bytes_per_node_round: f[6].parse().ok()?,
+        datagrams_per_node_round: f[7].parse().ok()?,
+        stream_bytes_per_node_round: f[8].parse().ok()?,
+        largest_datagram: f[9].parse().ok()?,
+        steady_rounds: f[10].parse().ok()?,
+        steady_wall: secs(f[11]),
+        wall: secs(f[12]),
+    };
+    Some((m, u64::try_from(memory).ok()))
+}
+
+fn run_child(n: usize, packet: usize, args: &Args) -> Result<(Measurement, Option<u64>), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let output = Command::new(exe)
+        .args([
+            "--child",
+            "--nodes",
+            &n.to_string(),
+            "--packets",
+            &packet.to_string(),
+        ])
+        .args(["--updates", &args.options.spread_repetitions.to_string()])
+        .args(["--crashes", &args.options.crash_repetitions.to_string()])
+        .args(["--seed", &args.options.seed.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(decode)
+        .ok_or_else(|| format!("N={n} packet={packet} failed ({})", output.status))
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse(&argv) {
+        Ok(args) => args,
+        Err(err) => {
+            if !err.is_empty() {
+                eprintln!("{err}\n");
+            }
+            eprint!("{USAGE}");
+            return if err.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+    };
+    if args.child {
+        let (n, packet) = (args.nodes[0], args.packets[0]);
+        let baseline = peak_rss();
+        let m = measure(n, packet, &args.options, &mut progress);
+        let memory = peak_rss()
+            .zip(baseline)
+            .map(|(peak, base)| peak.saturating_sub(base) / n as u64);
+        println!("{}", encode(&m, memory));
+        return ExitCode::SUCCESS;
+    }
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for &packet in &args.packets {
+        for &n in &args.nodes {
+            eprintln!("measuring N={n}, max_packet_size={packet} ...");
+            let row = if args.in_process {
+                Ok((measure(n, packet, &args.options, &mut progress), None))
+            } else {
+                run_child(n, packet, &args)
+            };
+            match row {
+                Ok(row) => rows.push(row),
+                Err(err) => {
+                    eprintln!("{err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    println!("{}", table(&rows));
+    println!(
+        "seed {}, {} updates and {} crashes per run, links 1 ms ± 1 ms without loss; total wall time {:.1} s",
+        args.options.seed,
+        args.options.spread_repetitions,
+        args.options.crash_repetitions,
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
