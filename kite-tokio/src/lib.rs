@@ -36,7 +36,8 @@
 //! drains the core, with one timer reset to the core's next deadline), the
 //! UDP receive loop (64 KiB buffer, whatever `max_packet_size` says), and
 //! the TCP accept loop (one task per inbound stream, at most
-//! [`MAX_INBOUND_STREAMS`] at once). Outbound stream exchanges and DNS
+//! [`MAX_INBOUND_STREAMS`] at once). The same node runs on async-std or smol
+//! with `kite-async-std`, whose API is this one. Outbound stream exchanges and DNS
 //! lookups run as tasks of their own. The stream timeout applies to each of
 //! connect, write and read, and frames over `max_frame_len` are refused
 //! before anything is allocated for them.
@@ -74,38 +75,26 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use kite_proto::driver::metrics::{
-    COUNTERS, MetricValues, NODE_LABEL, NODES, NODES_HELP, STATUS_LABEL,
-};
-use kite_proto::driver::{Action, Driver, Shared};
+use kite_proto::driver::metrics::{Series, SeriesKind};
+use kite_proto::driver::{Action, FrameError, FrameReader, RECV_BUFFER, Shared};
 use kite_proto::wire::frame;
-use kite_proto::{DecodeError, RequestId, ResolveError, SeededRng, StreamError, Timestamp};
+use kite_proto::{RequestId, ResolveError, StreamError, Timestamp};
 use rand_core::{OsRng, TryRngCore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::{Instant, sleep, timeout};
+use tokio::time::{Instant, sleep};
 use tracing::{Instrument, debug, info, warn};
 
-pub use kite_proto::driver::{Options, StartError, Watcher, choose_advertise_ip};
+pub use kite_proto::driver::{
+    MAX_INBOUND_STREAMS, Options, StartError, Watcher, choose_advertise_ip,
+};
 pub use kite_proto::{
     Event, JoinError, LeaveError, Limits, LocalStateError, NodeId, NodeStatus, NodeView, Stats,
 };
-
-/// Most inbound streams served at once; further connections are closed.
-pub const MAX_INBOUND_STREAMS: usize = 256;
-
-/// Largest datagram received (the largest UDP payload).
-const RECV_BUFFER: usize = 64 * 1024;
-
-/// Most datagrams handled under one lock before the driver is woken.
-const RECV_BATCH: usize = 64;
-
-/// How often metrics are published.
-const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 /// A running Kite node. Dropping it stops the node as
 /// [`shutdown`](Kite::shutdown) does, without waiting for the sockets to
@@ -154,7 +143,9 @@ impl Kite {
     /// current tokio runtime. It knows no other node until [`join`](Kite::join)
     /// is called, or until another node joins it.
     pub async fn start(options: Options) -> Result<Kite, StartError> {
-        let settings = options.validate()?;
+        let settings = options
+            .watcher(|event: &Event| debug!(?event, "event"))
+            .validate()?;
         let bind = settings.bind_addr;
         let bind_error = |protocol| {
             move |source| StartError::Bind {
@@ -166,36 +157,18 @@ impl Kite {
         let udp = UdpSocket::bind(bind).await.map_err(bind_error("UDP"))?;
         let bound = udp.local_addr().map_err(bind_error("UDP"))?;
         let listener = listen(bound).map_err(bind_error("TCP"))?;
-        let interfaces: Vec<IpAddr> =
-            if bound.ip().is_unspecified() && settings.advertise_addr.is_none() {
-                if_addrs::get_if_addrs()
-                    .unwrap_or_else(|err| {
-                        warn!(%err, "cannot list interface addresses; advertising loopback");
-                        Vec::new()
-                    })
-                    .iter()
-                    .map(|interface| interface.ip())
-                    .collect()
-            } else {
-                Vec::new()
-            };
-        let advertise = settings.advertise_for(bound, &interfaces);
+        let interfaces = match settings.needs_interfaces(bound) {
+            true => interfaces(),
+            false => Vec::new(),
+        };
         let seed = OsRng
             .try_next_u64()
             .map_err(|err| StartError::Entropy(err.to_string()))?;
         let clock = Clock(Instant::now());
-        let mut watchers = settings.watchers.clone();
-        watchers.push(Arc::new(|event: &Event| debug!(?event, "event")));
-        let config = settings.core_config(advertise);
-        let driver = Driver::new(
-            config,
-            watchers,
-            SeededRng::from_seed_u64(seed),
-            clock.now(),
-        )?;
         let wake = Arc::new(Notify::new());
         let waker = Arc::clone(&wake);
-        let shared = Shared::new(driver, move || waker.notify_one());
+        let notify = move || waker.notify_one();
+        let shared = Shared::start(&settings, bound, &interfaces, seed, clock.now(), notify)?;
         let io = Arc::new(Io {
             shared: Arc::clone(&shared),
             clock,
@@ -210,7 +183,7 @@ impl Kite {
             tokio::spawn(receive(Arc::clone(&io), udp).instrument(span.clone())),
             tokio::spawn(accept(io, listener).instrument(span.clone())),
         ];
-        span.in_scope(|| info!(%bound, %advertise, "started"));
+        span.in_scope(|| info!(%bound, advertise = %shared.advertise_addr(), "started"));
         Ok(Kite {
             shared,
             clock,
@@ -218,46 +191,7 @@ impl Kite {
         })
     }
 
-    /// This node's id.
-    pub fn local_id(&self) -> &NodeId {
-        self.shared.local_id()
-    }
-
-    /// The address other nodes reach this node at (UDP and TCP).
-    pub fn advertise_addr(&self) -> SocketAddr {
-        self.shared.advertise_addr()
-    }
-
-    /// Snapshot of the local node.
-    pub fn local_node(&self) -> NodeView {
-        self.shared.local_node()
-    }
-
-    /// Snapshot of one node (the local one included), if known.
-    pub fn node(&self, id: &NodeId) -> Option<NodeView> {
-        self.shared.node(id)
-    }
-
-    /// Snapshots of every known node, the local one first, then by id.
-    pub fn nodes(&self) -> Vec<NodeView> {
-        self.shared.nodes()
-    }
-
-    /// Counters since start.
-    pub fn stats(&self) -> Stats {
-        self.shared.stats()
-    }
-
-    /// Sets a key of the local state; every node sees it within a few gossip
-    /// rounds. Setting a key to its current value does nothing.
-    pub fn upsert_local(&self, key: &str, value: &str) -> Result<(), LocalStateError> {
-        self.shared.upsert_local(key, value)
-    }
-
-    /// Deletes a key of the local state; other nodes report it deleted.
-    pub fn delete_local(&self, key: &str) -> Result<(), LocalStateError> {
-        self.shared.delete_local(key)
-    }
+    kite_proto::handle_api!(shared);
 
     /// Joins the cluster through `targets`: `ip:port`, `ip`, `host:port` or
     /// `host` (bare forms use this node's port). Names are resolved, and
@@ -357,17 +291,27 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// The system resolver, or one asking `servers`.
+/// The host's interface addresses (to pick the one to advertise).
+fn interfaces() -> Vec<IpAddr> {
+    let listed = if_addrs::get_if_addrs().unwrap_or_else(|err| {
+        warn!(%err, "cannot list interface addresses; advertising loopback");
+        Vec::new()
+    });
+    listed.iter().map(|interface| interface.ip()).collect()
+}
+
+/// The system resolver, or one asking `servers` (over UDP and TCP).
 fn resolver(servers: &[SocketAddr]) -> Result<TokioResolver, String> {
     let builder = if servers.is_empty() {
         TokioResolver::builder_tokio().map_err(|err| err.to_string())?
     } else {
         let servers = servers.iter().map(|server| {
-            let mut udp = ConnectionConfig::udp();
-            udp.port = server.port();
-            let mut tcp = ConnectionConfig::tcp();
-            tcp.port = server.port();
-            NameServerConfig::new(server.ip(), true, vec![udp, tcp])
+            let mut config = NameServerConfig::udp_and_tcp(server.ip());
+            config
+                .connections
+                .iter_mut()
+                .for_each(|c| c.port = server.port());
+            config
         });
         let config = ResolverConfig::from_name_servers(servers.collect());
         TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
@@ -375,26 +319,16 @@ fn resolver(servers: &[SocketAddr]) -> Result<TokioResolver, String> {
     builder.build().map_err(|err| err.to_string())
 }
 
-/// The driver task: polls the core after every wake-up and at its deadline,
-/// delivers notices, and carries out the actions.
+/// The driver task: turns after every wake-up and at the core's deadline,
+/// and carries out the actions.
 async fn drive(io: Arc<Io>, udp: Arc<UdpSocket>, wake: Arc<Notify>) {
     let mut work = JoinSet::new();
-    let mut publish_at = Timestamp::ZERO;
     let timer = sleep(Duration::ZERO);
     tokio::pin!(timer);
     loop {
-        let now = io.clock.now();
-        let (batch, metrics) = {
-            let mut driver = io.shared.lock();
-            let batch = driver.poll(now);
-            (batch, (now >= publish_at).then(|| driver.metrics()))
-        };
-        if let Some(values) = metrics {
-            publish(io.shared.local_id(), &values);
-            publish_at = now + PUBLISH_EVERY;
-        }
-        batch.notices.deliver();
-        for action in batch.actions {
+        let turn = io.shared.turn(io.clock.now());
+        publish(turn.metrics);
+        for action in turn.actions {
             match action {
                 Action::Transmit { to, payload } => {
                     if let Err(err) = udp.send_to(&payload, to).await {
@@ -410,7 +344,7 @@ async fn drive(io: Arc<Io>, udp: Arc<UdpSocket>, wake: Arc<Notify>) {
             }
         }
         while work.try_join_next().is_some() {}
-        timer.as_mut().reset(io.clock.instant(batch.deadline));
+        timer.as_mut().reset(io.clock.instant(turn.deadline));
         tokio::select! {
             () = &mut timer => {}
             () = wake.notified() => {}
@@ -418,43 +352,35 @@ async fn drive(io: Arc<Io>, udp: Arc<UdpSocket>, wake: Arc<Notify>) {
     }
 }
 
-fn publish(id: &NodeId, values: &MetricValues) {
-    let node = id.to_string();
-    for (info, value) in COUNTERS.iter().zip(values.counters) {
-        metrics::describe_counter!(info.name, info.help);
-        metrics::counter!(info.name, NODE_LABEL => node.clone()).absolute(value);
-    }
-    metrics::describe_gauge!(NODES, NODES_HELP);
-    for (status, count) in values.nodes {
-        metrics::gauge!(NODES, NODE_LABEL => node.clone(), STATUS_LABEL => status)
-            .set(count as f64);
+/// Hands the metrics to the `metrics` facade.
+fn publish(series: Vec<Series>) {
+    for s in series {
+        match s.kind {
+            SeriesKind::Counter => {
+                metrics::describe_counter!(s.name, s.help);
+                metrics::counter!(s.name, &s.labels).absolute(s.value);
+            }
+            SeriesKind::Gauge => {
+                metrics::describe_gauge!(s.name, s.help);
+                metrics::gauge!(s.name, &s.labels).set(s.value as f64);
+            }
+        }
     }
 }
 
-/// The UDP receive loop: hands each datagram to the core, a batch per lock.
+/// The UDP receive loop: hands the datagrams to the core, a batch per lock.
 async fn receive(io: Arc<Io>, udp: Arc<UdpSocket>) {
     let mut buf = vec![0; RECV_BUFFER];
     loop {
-        let (len, from) = match udp.recv_from(&mut buf).await {
-            Ok(received) => received,
+        match udp.recv_from(&mut buf).await {
+            Ok(first) => io.shared.datagrams(io.clock.now(), &mut buf, first, |buf| {
+                udp.try_recv_from(buf).ok()
+            }),
             Err(err) => {
                 debug!(%err, "datagram receive failed");
                 sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        {
-            let mut driver = io.shared.lock();
-            let now = io.clock.now();
-            driver.handle_datagram(now, from, &buf[..len]);
-            for _ in 1..RECV_BATCH {
-                match udp.try_recv_from(&mut buf) {
-                    Ok((len, from)) => driver.handle_datagram(now, from, &buf[..len]),
-                    Err(_) => break,
-                }
             }
         }
-        io.shared.wake();
     }
 }
 
@@ -469,7 +395,7 @@ async fn accept(io: Arc<Io>, listener: TcpListener) {
                     debug!(%from, "too many inbound streams; connection closed");
                     continue;
                 }
-                io.shared.lock().stream_accepted();
+                io.shared.accepted();
                 streams.spawn(serve(Arc::clone(&io), stream, from).in_current_span());
             }
             Err(err) => {
@@ -481,64 +407,46 @@ async fn accept(io: Arc<Io>, listener: TcpListener) {
     }
 }
 
-/// Why a frame could not be read.
-enum ReadError {
-    /// The stream ended before a whole header (or failed).
-    Io(std::io::Error),
-    /// The header announced too much, or the body was cut short.
-    Frame(DecodeError),
+/// Runs one step of a stream (connect, write or read) under the stream
+/// timeout.
+async fn timeout<T, E: Into<FrameError>>(
+    limit: Duration,
+    step: impl Future<Output = Result<T, E>>,
+) -> Result<T, FrameError> {
+    match tokio::time::timeout(limit, step).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(FrameError::TimedOut),
+    }
 }
 
-/// Reads one length-prefixed frame of at most `max` bytes, allocating only
-/// as the bytes arrive.
-async fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Vec<u8>, ReadError> {
-    let mut header = [0; frame::HEADER_LEN];
-    stream
-        .read_exact(&mut header)
-        .await
-        .map_err(ReadError::Io)?;
-    let len = frame::body_len(header, max).map_err(ReadError::Frame)?;
-    let mut body = Vec::new();
-    let mut limited = stream.take(len as u64);
-    limited
-        .read_to_end(&mut body)
-        .await
-        .map_err(ReadError::Io)?;
-    if body.len() < len {
-        return Err(ReadError::Frame(DecodeError::Malformed));
+/// Reads one length-prefixed frame of at most `max` bytes.
+async fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Vec<u8>, FrameError> {
+    let mut reader = FrameReader::new(max);
+    loop {
+        let n = stream.read(reader.buf()).await?;
+        if let Some(body) = reader.advance(n)? {
+            return Ok(body);
+        }
     }
-    Ok(body)
 }
 
 /// Serves one inbound stream: one request frame in, one reply frame out.
 async fn serve(io: Arc<Io>, mut stream: TcpStream, from: SocketAddr) {
-    let body = match timeout(io.stream_timeout, read_frame(&mut stream, io.max_frame_len)).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(ReadError::Frame(err))) => {
-            debug!(%from, %err, "bad inbound frame");
-            io.shared.lock().bad_frame(&err);
-            return;
+    let limit = io.stream_timeout;
+    let body = match timeout(limit, read_frame(&mut stream, io.max_frame_len)).await {
+        Ok(body) => body,
+        Err(err) => {
+            debug!(%from, %err, "inbound stream failed");
+            return io.shared.read_failed(&err);
         }
-        Ok(Err(ReadError::Io(err))) => return debug!(%from, %err, "inbound stream failed"),
-        Err(_) => return debug!(%from, "inbound stream timed out"),
     };
     let (tx, rx) = oneshot::channel();
     let reply = move |payload| drop(tx.send(payload));
-    io.shared
-        .lock()
-        .handle_request(io.clock.now(), from, &body, reply);
-    io.shared.wake();
-    if let Ok(Some(payload)) = rx.await {
-        match timeout(
-            io.stream_timeout,
-            stream.write_all(&frame::encode(&payload)),
-        )
-        .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => debug!(%from, %err, "reply not sent"),
-            Err(_) => debug!(%from, "reply timed out"),
-        }
+    io.shared.request(io.clock.now(), from, &body, reply);
+    if let Ok(Some(payload)) = rx.await
+        && let Err(err) = timeout(limit, stream.write_all(&frame::encode(&payload))).await
+    {
+        debug!(%from, %err, "reply not sent");
     }
 }
 
@@ -548,33 +456,17 @@ async fn request(io: Arc<Io>, id: RequestId, to: SocketAddr, payload: Vec<u8>) {
     if let Err(err) = &result {
         debug!(%to, %err, "stream request failed");
     }
-    let result = match &result {
-        Ok(reply) => Ok(reply.as_slice()),
-        Err(err) => Err(err.clone()),
-    };
-    io.shared.lock().handle_response(io.clock.now(), id, result);
-    io.shared.wake();
+    io.shared.response(io.clock.now(), id, result);
 }
 
 async fn exchange(io: &Io, to: SocketAddr, payload: &[u8]) -> Result<Vec<u8>, StreamError> {
     let limit = io.stream_timeout;
-    let mut stream = timeout(limit, TcpStream::connect(to))
-        .await
-        .map_err(|_| StreamError::TimedOut)?
-        .map_err(|err| StreamError::Connect(err.to_string()))?;
-    timeout(limit, stream.write_all(&frame::encode(payload)))
-        .await
-        .map_err(|_| StreamError::TimedOut)?
-        .map_err(|err| StreamError::Io(err.to_string()))?;
-    match timeout(limit, read_frame(&mut stream, io.max_frame_len)).await {
-        Err(_) => Err(StreamError::TimedOut),
-        Ok(Ok(reply)) => Ok(reply),
-        Ok(Err(ReadError::Io(err))) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Err(StreamError::Closed)
-        }
-        Ok(Err(ReadError::Io(err))) => Err(StreamError::Io(err.to_string())),
-        Ok(Err(ReadError::Frame(err))) => Err(StreamError::Io(err.to_string())),
-    }
+    let mut stream = match timeout(limit, TcpStream::connect(to)).await {
+        Err(FrameError::Io(err)) => return Err(StreamError::Connect(err.to_string())),
+        connected => connected?,
+    };
+    timeout(limit, stream.write_all(&frame::encode(payload))).await?;
+    Ok(timeout(limit, read_frame(&mut stream, io.max_frame_len)).await?)
 }
 
 /// Resolves one name and hands the answer back.
@@ -589,8 +481,5 @@ async fn resolve(io: Arc<Io>, name: String) {
     if let Err(err) = &result {
         debug!(%name, %err, "resolution failed");
     }
-    io.shared
-        .lock()
-        .handle_resolved(io.clock.now(), &name, result);
-    io.shared.wake();
+    io.shared.resolved(io.clock.now(), &name, result);
 }

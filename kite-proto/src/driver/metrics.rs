@@ -2,9 +2,16 @@
 //! them to the `metrics` facade; this module only names and computes them,
 //! so both adapters publish exactly the same series.
 
+use core::time::Duration;
+
 use super::Driver;
 use crate::event::NodeStatus;
+use crate::id::NodeId;
 use crate::stats::Stats;
+
+/// How often adapters publish the metrics ([`Shared::turn`](super::Shared::turn)
+/// hands them out at this pace).
+pub const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 /// One counter: its name and what it counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +103,31 @@ pub const STATUS_LABEL: &str = "status";
 /// one process publish separate series.
 pub const NODE_LABEL: &str = "node";
 
+/// Whether a [`Series`] is a counter or a gauge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesKind {
+    /// Only grows; publish its absolute value.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+}
+
+/// One series to hand to a metrics facade: name, description, labels and
+/// current value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Series {
+    /// Counter or gauge.
+    pub kind: SeriesKind,
+    /// The metric name.
+    pub name: &'static str,
+    /// Its description.
+    pub help: &'static str,
+    /// Label keys and values: [`NODE_LABEL`], plus [`STATUS_LABEL`] on [`NODES`].
+    pub labels: Vec<(&'static str, String)>,
+    /// The value.
+    pub value: u64,
+}
+
 /// One reading of every metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetricValues {
@@ -106,6 +138,43 @@ pub struct MetricValues {
 }
 
 impl MetricValues {
+    /// Every series of this reading, labelled with `node`: the
+    /// [`COUNTERS`], then [`NODES`] once per status.
+    ///
+    /// ```
+    /// use kite_proto::NodeId;
+    /// use kite_proto::driver::metrics::{MetricValues, SeriesKind, COUNTERS, NODES};
+    ///
+    /// let values = MetricValues { counters: [0; COUNTERS.len()], nodes: [("alive", 3), ("down", 1), ("left", 0)] };
+    /// let series = values.series(&NodeId::new("n1")?);
+    /// assert_eq!(series.len(), COUNTERS.len() + 3);
+    /// let down = &series[COUNTERS.len() + 1];
+    /// assert_eq!((down.kind, down.name, down.value), (SeriesKind::Gauge, NODES, 1));
+    /// assert_eq!(down.labels, [("node", "n1".to_string()), ("status", "down".to_string())]);
+    /// # Ok::<(), kite_proto::NodeIdError>(())
+    /// ```
+    pub fn series(&self, node: &NodeId) -> Vec<Series> {
+        let node = || (NODE_LABEL, node.to_string());
+        let counters = COUNTERS
+            .iter()
+            .zip(self.counters)
+            .map(|(info, value)| Series {
+                kind: SeriesKind::Counter,
+                name: info.name,
+                help: info.help,
+                labels: vec![node()],
+                value,
+            });
+        let gauges = self.nodes.iter().map(|&(status, value)| Series {
+            kind: SeriesKind::Gauge,
+            name: NODES,
+            help: NODES_HELP,
+            labels: vec![node(), (STATUS_LABEL, status.to_string())],
+            value,
+        });
+        counters.chain(gauges).collect()
+    }
+
     pub(super) fn read(driver: &Driver) -> MetricValues {
         let s: Stats = driver.stats();
         let node = &driver.node;

@@ -11,39 +11,48 @@
 //!
 //! # Driving recipe (what an adapter does)
 //!
-//! 1. `Options::validate`, bind UDP and TCP at `bind_addr`, pick the address
-//!    to advertise with [`Settings::advertise_for`], seed an RNG from the
-//!    OS, and wrap [`Driver::new`] in a [`Shared`] with a wake-up callback.
-//! 2. Socket tasks hand inputs in through [`Shared::lock`] and call
-//!    [`Shared::wake`]: `handle_datagram` per datagram; per accepted stream
-//!    `stream_accepted`, then `handle_request` with a callback that writes
-//!    the reply frame (or `bad_frame` when the frame is unreadable);
-//!    `handle_response` when an outbound exchange ends; `handle_resolved`
-//!    per DNS answer.
-//! 3. One task loops: `let batch = shared.lock().poll(now);`, then, with the
-//!    lock released, `batch.notices.deliver()`, carry out every
-//!    `batch.actions` item, and sleep until `batch.deadline` or a wake-up.
+//! 1. `Options::validate`, bind UDP and TCP at `bind_addr`, list the host's
+//!    interface addresses if [`Settings::needs_interfaces`], take a seed
+//!    from the OS, and call [`Shared::start`] with a wake-up callback.
+//! 2. Socket tasks hand inputs in through the [`Shared`] methods, which lock
+//!    the driver and wake the driver task: [`Shared::datagrams`] per batch
+//!    of datagrams (buffer of [`RECV_BUFFER`] bytes); per accepted stream
+//!    [`Shared::accepted`], then the request frame read with a
+//!    [`FrameReader`] to [`Shared::request`] with a callback that writes the
+//!    reply frame (or [`Shared::read_failed`] when it cannot be read);
+//!    [`Shared::response`] when an outbound exchange ends;
+//!    [`Shared::resolved`] per DNS answer.
+//! 3. One task loops: `let turn = shared.turn(now);` (which delivers the
+//!    notices with the lock released), publish `turn.metrics`, carry out
+//!    every `turn.actions` item, and sleep until `turn.deadline` or a
+//!    wake-up.
 //!
-//! Only that task delivers notices, so watchers see events in order.
+//! Only that task delivers notices, so watchers see events in order. The
+//! lower-level [`Driver`] methods behind [`Shared::lock`] are there for
+//! drivers of other shapes (and for tests).
+//!
+//! The synchronous part of an adapter's public handle is written once, by
+//! [`handle_api!`](crate::handle_api).
 //!
 //! ```
-//! use kite_proto::driver::{Action, Driver, Options, Shared};
-//! use kite_proto::{SeededRng, Timestamp};
+//! use kite_proto::driver::{Action, Options, Shared};
+//! use kite_proto::Timestamp;
 //!
 //! let settings = Options::new().validate()?;
-//! let advertise = settings.advertise_for("127.0.0.1:7000".parse().unwrap(), &[]);
-//! let config = settings.core_config(advertise);
-//! let driver = Driver::new(config, settings.watchers, SeededRng::from_seed_u64(7), Timestamp::ZERO)?;
-//! let shared = Shared::new(driver, || { /* wake the driver task */ });
+//! let bound = "127.0.0.1:7000".parse()?;
+//! assert!(!settings.needs_interfaces(bound));
+//! let shared = Shared::start(&settings, bound, &[], 7, Timestamp::ZERO, || { /* wake the driver task */ })?;
 //! shared.join(Timestamp::ZERO, &["127.0.0.2:7000"], |result| println!("joined: {result:?}"))?;
-//! let batch = shared.lock().poll(Timestamp::ZERO);
-//! batch.notices.deliver();
-//! assert!(matches!(batch.actions[..], [Action::Request { .. }]));
+//! let turn = shared.turn(Timestamp::ZERO);
+//! assert!(matches!(turn.actions[..], [Action::Request { .. }]));
+//! assert!(!turn.metrics.is_empty(), "published first at the start");
+//! assert!(shared.turn(Timestamp::ZERO).metrics.is_empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod metrics;
 mod options;
+mod stream;
 mod watcher;
 
 use core::net::{IpAddr, SocketAddr};
@@ -53,6 +62,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use rand_core::RngCore;
 
 pub use options::{DEFAULT_STREAM_TIMEOUT, Options, Settings, StartError, choose_advertise_ip};
+pub use stream::{FrameError, FrameReader};
 pub use watcher::Watcher;
 
 use crate::config::Config;
@@ -63,10 +73,22 @@ use crate::event::{Event, JoinId, NodeView};
 use crate::id::NodeId;
 use crate::node::Node;
 use crate::output::{Output, RequestId, StreamId};
+use crate::rng::SeededRng;
 use crate::stats::Stats;
 use crate::time::Timestamp;
-use metrics::MetricValues;
+use metrics::{MetricValues, PUBLISH_EVERY, Series};
 use watcher::Listeners;
+
+/// Most inbound streams an adapter serves at once; it closes further
+/// connections.
+pub const MAX_INBOUND_STREAMS: usize = 256;
+
+/// Size of an adapter's datagram receive buffer: the largest UDP payload,
+/// whatever `max_packet_size` says.
+pub const RECV_BUFFER: usize = 64 * 1024;
+
+/// Most datagrams [`Shared::datagrams`] hands in under one lock.
+pub const RECV_BATCH: usize = 64;
 
 type JoinDone = Box<dyn FnOnce(Result<Vec<NodeId>, JoinError>) + Send>;
 type LeaveDone = Box<dyn FnOnce(Result<usize, LeaveError>) + Send>;
@@ -118,6 +140,18 @@ enum Notice {
     Reply(ReplyDone, Option<Vec<u8>>),
 }
 
+/// What one turn of the adapter's driver task carries out (see
+/// [`Shared::turn`]).
+#[derive(Debug)]
+pub struct Turn {
+    /// I/O to carry out, in order.
+    pub actions: Vec<Action>,
+    /// When to turn again if nothing wakes the task before.
+    pub deadline: Timestamp,
+    /// The metrics to publish, every [`PUBLISH_EVERY`]; empty in between.
+    pub metrics: Vec<Series>,
+}
+
 /// Events for watchers and subscribers, outcomes for the callers of
 /// `join`/`leave`, and replies for inbound streams, in the order the core
 /// produced them. Deliver them without holding the driver's lock, so a
@@ -162,6 +196,7 @@ pub struct Driver {
     next_stream: u64,
     connections_in: u64,
     bad_frames: u64,
+    next_metrics: Timestamp,
     stopped: bool,
 }
 
@@ -193,6 +228,7 @@ impl Driver {
             next_stream: 0,
             connections_in: 0,
             bad_frames: 0,
+            next_metrics: now,
             stopped: false,
         })
     }
@@ -213,6 +249,17 @@ impl Driver {
     /// Every metric's current value (see [`metrics`]).
     pub fn metrics(&self) -> MetricValues {
         MetricValues::read(self)
+    }
+
+    /// Every metric's value if they are due at `now` (every
+    /// [`PUBLISH_EVERY`], first at the start).
+    pub fn metrics_due(&mut self, now: Timestamp) -> Option<MetricValues> {
+        let now = self.at(now);
+        if now < self.next_metrics {
+            return None;
+        }
+        self.next_metrics = now + PUBLISH_EVERY;
+        Some(self.metrics())
     }
 
     fn at(&mut self, now: Timestamp) -> Timestamp {
@@ -433,6 +480,25 @@ impl core::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// The handle of a new node whose sockets are bound at `bound`. It
+    /// advertises the address [`Settings::advertise_for`] picks (given the
+    /// host's `interfaces`, needed only when [`Settings::needs_interfaces`]),
+    /// its RNG is seeded with `seed` (take it from the OS), and `wake` is as
+    /// in [`Shared::new`].
+    pub fn start(
+        settings: &Settings,
+        bound: SocketAddr,
+        interfaces: &[IpAddr],
+        seed: u64,
+        now: Timestamp,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> Result<Arc<Shared>, StartError> {
+        let config = settings.core_config(settings.advertise_for(bound, interfaces));
+        let rng = SeededRng::from_seed_u64(seed);
+        let driver = Driver::new(config, settings.watchers.clone(), rng, now)?;
+        Ok(Shared::new(driver, wake))
+    }
+
     /// Shares `driver`; `wake` must make the adapter's driver task poll
     /// soon, and must not block.
     pub fn new(driver: Driver, wake: impl Fn() + Send + Sync + 'static) -> Arc<Shared> {
@@ -538,6 +604,172 @@ impl Shared {
         let notices = self.lock().stop();
         notices.deliver();
     }
+
+    /// One turn of the adapter's driver task at `now`: polls the core,
+    /// delivers the notices with the lock released, and returns the I/O to
+    /// carry out, when to turn again, and the metrics when they are due.
+    pub fn turn(&self, now: Timestamp) -> Turn {
+        let (batch, metrics) = {
+            let mut driver = self.lock();
+            let batch = driver.poll(now);
+            (batch, driver.metrics_due(now))
+        };
+        batch.notices.deliver();
+        Turn {
+            actions: batch.actions,
+            deadline: batch.deadline,
+            metrics: metrics.map_or_else(Vec::new, |values| values.series(&self.id)),
+        }
+    }
+
+    /// Hands in the datagram `first` names (its length in `buf`, its
+    /// sender), then up to [`RECV_BATCH`] `- 1` more that `next` reads into
+    /// `buf` without waiting (`None` when there is none), all under one
+    /// lock; then wakes the driver task.
+    pub fn datagrams(
+        &self,
+        now: Timestamp,
+        buf: &mut [u8],
+        first: (usize, SocketAddr),
+        mut next: impl FnMut(&mut [u8]) -> Option<(usize, SocketAddr)>,
+    ) {
+        {
+            let mut driver = self.lock();
+            let (len, from) = first;
+            driver.handle_datagram(now, from, &buf[..len]);
+            for _ in 1..RECV_BATCH {
+                let Some((len, from)) = next(buf) else { break };
+                driver.handle_datagram(now, from, &buf[..len]);
+            }
+        }
+        self.wake();
+    }
+
+    /// An inbound stream was accepted (counted for metrics).
+    pub fn accepted(&self) {
+        self.lock().stream_accepted();
+    }
+
+    /// An inbound stream's request frame could not be read; frames that
+    /// are too large or cut short count as decode errors.
+    pub fn read_failed(&self, err: &FrameError) {
+        if let FrameError::Bad(err) = err {
+            self.lock().bad_frame(err);
+        }
+    }
+
+    /// An inbound stream delivered its request frame; `reply` is called
+    /// once with the reply frame's body, or `None` to close the stream (see
+    /// [`Driver::handle_request`]).
+    pub fn request(
+        &self,
+        now: Timestamp,
+        from: SocketAddr,
+        body: &[u8],
+        reply: impl FnOnce(Option<Vec<u8>>) + Send + 'static,
+    ) {
+        self.lock().handle_request(now, from, body, reply);
+        self.wake();
+    }
+
+    /// An outbound exchange asked for by [`Action::Request`] ended.
+    pub fn response(&self, now: Timestamp, id: RequestId, result: Result<Vec<u8>, StreamError>) {
+        let result = match &result {
+            Ok(reply) => Ok(reply.as_slice()),
+            Err(err) => Err(err.clone()),
+        };
+        self.lock().handle_response(now, id, result);
+        self.wake();
+    }
+
+    /// A DNS answer asked for by [`Action::Resolve`] arrived.
+    pub fn resolved(&self, now: Timestamp, name: &str, result: Result<Vec<IpAddr>, ResolveError>) {
+        self.lock().handle_resolved(now, name, result);
+        self.wake();
+    }
+}
+
+/// Writes the synchronous methods of an adapter's public handle, delegating
+/// to the [`Shared`] held in the field `$shared`, so every adapter offers
+/// them with the same names, types and documentation: `local_id`,
+/// `advertise_addr`, `local_node`, `node`, `nodes`, `stats`, `upsert_local`
+/// and `delete_local`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use kite_proto::driver::{Options, Shared};
+/// use kite_proto::Timestamp;
+///
+/// /// An adapter's handle.
+/// pub struct Kite {
+///     shared: Arc<Shared>,
+/// }
+///
+/// impl Kite {
+///     kite_proto::handle_api!(shared);
+/// }
+///
+/// let settings = Options::new().validate()?;
+/// let bound = "127.0.0.1:7000".parse()?;
+/// let shared = Shared::start(&settings, bound, &[], 7, Timestamp::ZERO, || {})?;
+/// let kite = Kite { shared };
+/// kite.upsert_local("rpc_addr", "127.0.0.1:9000")?;
+/// assert_eq!(kite.local_node().entries["rpc_addr"], "127.0.0.1:9000");
+/// assert_eq!(kite.nodes().len(), 1);
+/// assert_eq!(kite.advertise_addr(), bound);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[macro_export]
+macro_rules! handle_api {
+    ($shared:ident) => {
+        /// This node's id.
+        pub fn local_id(&self) -> &$crate::NodeId {
+            self.$shared.local_id()
+        }
+
+        /// The address other nodes reach this node at (UDP and TCP).
+        pub fn advertise_addr(&self) -> ::core::net::SocketAddr {
+            self.$shared.advertise_addr()
+        }
+
+        /// Snapshot of the local node.
+        pub fn local_node(&self) -> $crate::NodeView {
+            self.$shared.local_node()
+        }
+
+        /// Snapshot of one node (the local one included), if known.
+        pub fn node(&self, id: &$crate::NodeId) -> ::core::option::Option<$crate::NodeView> {
+            self.$shared.node(id)
+        }
+
+        /// Snapshots of every known node, the local one first, then by id.
+        pub fn nodes(&self) -> ::std::vec::Vec<$crate::NodeView> {
+            self.$shared.nodes()
+        }
+
+        /// Counters since start.
+        pub fn stats(&self) -> $crate::Stats {
+            self.$shared.stats()
+        }
+
+        /// Sets a key of the local state; every node sees it within a few
+        /// gossip rounds. Setting a key to its current value does nothing.
+        pub fn upsert_local(
+            &self,
+            key: &str,
+            value: &str,
+        ) -> ::core::result::Result<(), $crate::LocalStateError> {
+            self.$shared.upsert_local(key, value)
+        }
+
+        /// Deletes a key of the local state; other nodes report it deleted.
+        pub fn delete_local(
+            &self,
+            key: &str,
+        ) -> ::core::result::Result<(), $crate::LocalStateError> {
+            self.$shared.delete_local(key)
+        }
+    };
 }
 
 #[cfg(test)]

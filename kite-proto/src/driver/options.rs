@@ -233,6 +233,13 @@ impl Settings {
         SocketAddr::new(ip, bound.port())
     }
 
+    /// True when the address to advertise depends on the host's interface
+    /// addresses: no explicit advertise address, and bound to an
+    /// unspecified IP.
+    pub fn needs_interfaces(&self, bound: SocketAddr) -> bool {
+        self.advertise_addr.is_none() && bound.ip().is_unspecified()
+    }
+
     /// The core's configuration, advertising `advertise`.
     pub fn core_config(&self, advertise: SocketAddr) -> Config {
         Config {

@@ -230,3 +230,68 @@ fn shared_handle_wakes_after_commands() {
     assert_eq!(shared.stats().stream_requests_out, 1);
     assert_eq!(shared.metrics().counters[1], 1);
 }
+
+#[test]
+fn shared_turns_batches_and_stream_outcomes() {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    let woken = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&woken);
+    let settings = Options::new().validate().unwrap();
+    let bound: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    let shared = Shared::start(&settings, bound, &[], 1, Timestamp::ZERO, move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    let wakes = || woken.load(Ordering::SeqCst);
+
+    // Metrics at the start, then every PUBLISH_EVERY.
+    assert_eq!(shared.turn(Timestamp::ZERO).metrics.len(), 14);
+    assert!(shared.turn(Timestamp::ZERO).metrics.is_empty());
+    let later = Timestamp::ZERO + metrics::PUBLISH_EVERY;
+    assert_eq!(shared.turn(later).metrics.len(), 14);
+
+    // Datagrams come in batches of at most RECV_BATCH, then one wake-up.
+    let from: SocketAddr = "127.0.0.9:1".parse().unwrap();
+    let mut buf = vec![0xff; 16];
+    let mut more = 0;
+    shared.datagrams(later, &mut buf, (4, from), |_| {
+        more += 1;
+        Some((4, from))
+    });
+    assert_eq!(more, RECV_BATCH - 1);
+    assert_eq!(shared.stats().datagrams_in, RECV_BATCH as u64);
+    assert_eq!(wakes(), 1);
+
+    // Only unreadable frames count as decode errors.
+    shared.accepted();
+    let decode_errors = shared.stats().decode_errors;
+    shared.read_failed(&FrameError::Closed);
+    shared.read_failed(&FrameError::TimedOut);
+    shared.read_failed(&FrameError::Bad(DecodeError::Malformed));
+    assert_eq!(shared.stats().decode_errors, decode_errors + 1);
+    assert_eq!(shared.metrics().counters[0], 1, "one inbound connection");
+
+    // A garbage request is closed without a reply.
+    let (tx, rx) = mpsc::channel();
+    shared.request(later, from, b"junk", move |reply| tx.send(reply).unwrap());
+    assert_eq!(wakes(), 2);
+    shared.turn(later);
+    assert_eq!(rx.try_recv().unwrap(), None);
+
+    // A failed exchange reaches the caller of `join`.
+    let (tx, rx) = mpsc::channel();
+    let join = move |result| tx.send(result).unwrap();
+    shared.join(later, &["127.0.0.2:7000"], join).unwrap();
+    let turn = shared.turn(later);
+    let [Action::Request { id, .. }] = turn.actions[..] else {
+        panic!("{:?}", turn.actions)
+    };
+    shared.response(later, id, Err(StreamError::Closed));
+    shared.resolved(later, "unasked.example", Ok(Vec::new()));
+    assert_eq!(wakes(), 5);
+    shared.turn(later);
+    assert!(matches!(
+        rx.try_recv().unwrap(),
+        Err(JoinError::NoneJoined { .. })
+    ));
+}

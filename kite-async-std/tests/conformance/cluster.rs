@@ -1,15 +1,15 @@
 //! Five nodes join through one seed; every key upsert and delete reaches
 //! every node, with the right events, through watchers and event streams.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Recorder, addr, eventually, options, sees_alive, start};
-use kite_tokio::{Event, Kite, NodeId};
+use futures_lite::StreamExt;
+use kite_proto::{Event, NodeId};
 
-const RANGE: u8 = 11;
-const PORT: u16 = 17_011;
+use crate::api::{Api, Events, Runtime};
+use crate::support::{Recorder, addr, eventually, options, sees_alive, start, timeout};
+
+const SCENARIO: u8 = 1;
 
 fn upserted(id: &NodeId, key: &str, value: &str) -> Event {
     Event::KeyUpserted {
@@ -19,22 +19,21 @@ fn upserted(id: &NodeId, key: &str, value: &str) -> Event {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_nodes_join_through_one_seed_and_see_every_key_change() {
-    let mut nodes: Vec<(Kite, Recorder)> = Vec::new();
+pub(crate) async fn five_nodes_join_through_one_seed_and_see_every_key_change<R: Runtime>() {
+    let mut nodes: Vec<(R::Kite, Recorder)> = Vec::new();
     for host in 1..=5 {
-        nodes.push(start(options(addr(RANGE, host, PORT))).await);
+        nodes.push(start(options(addr::<R>(SCENARIO, host))).await);
     }
     let mut stream = nodes[4].0.events();
     let ids: Vec<NodeId> = nodes.iter().map(|(k, _)| k.local_id().clone()).collect();
-    let seed = addr(RANGE, 1, PORT).to_string();
+    let seed = addr::<R>(SCENARIO, 1).to_string();
     for (kite, _) in &nodes[1..] {
         assert_eq!(
             kite.join(&[seed.as_str()]).await.unwrap(),
             vec![ids[0].clone()]
         );
     }
-    eventually(
+    eventually::<R>(
         "every node sees every node alive",
         Duration::from_secs(20),
         || {
@@ -46,19 +45,19 @@ async fn five_nodes_join_through_one_seed_and_see_every_key_change() {
     .await;
 
     // Each node publishes what the seed's users publish.
+    let rpc = |i: usize| format!("127.{}.{SCENARIO}.{}:9000", R::NET, i + 1);
     for (i, (kite, _)) in nodes.iter().enumerate() {
-        kite.upsert_local("rpc_addr", &format!("127.0.{RANGE}.{}:9000", i + 1))
-            .unwrap();
+        kite.upsert_local("rpc_addr", &rpc(i)).unwrap();
         kite.upsert_local("version", "1.0.0").unwrap();
         kite.upsert_local("status", "ready").unwrap();
     }
-    let complete = |kite: &Kite| {
+    let complete = |kite: &R::Kite| {
         ids.iter().all(|id| {
             kite.node(id)
                 .is_some_and(|n| n.entries.len() == 3 && n.entries["status"] == "ready")
         })
     };
-    eventually("every node sees every key", Duration::from_secs(20), || {
+    eventually::<R>("every node sees every key", Duration::from_secs(20), || {
         nodes.iter().all(|(k, _)| complete(k))
     })
     .await;
@@ -79,15 +78,14 @@ async fn five_nodes_join_through_one_seed_and_see_every_key_change() {
                 .filter(|e| matches!(e, Event::NodeJoined { id: x, .. } if x == id))
                 .count();
             assert_eq!(joined, 1, "node {i} saw node {j} join once");
-            let rpc = format!("127.0.{RANGE}.{}:9000", j + 1);
             assert_eq!(
-                recorder.count(&upserted(id, "rpc_addr", &rpc)),
+                recorder.count(&upserted(id, "rpc_addr", &rpc(j))),
                 1,
                 "node {i} about {j}"
             );
             assert_eq!(recorder.count(&upserted(id, "version", "1.0.0")), 1);
             assert_eq!(recorder.count(&upserted(id, "status", "ready")), 1);
-            assert_eq!(kite.node(id).unwrap().entries["rpc_addr"], rpc);
+            assert_eq!(kite.node(id).unwrap().entries["rpc_addr"], rpc(j));
         }
     }
 
@@ -99,7 +97,7 @@ async fn five_nodes_join_through_one_seed_and_see_every_key_change() {
         key: "status".into(),
         value: "ready".into(),
     };
-    eventually(
+    eventually::<R>(
         "every node sees the change and the delete",
         Duration::from_secs(20),
         || {
@@ -129,7 +127,7 @@ async fn five_nodes_join_through_one_seed_and_see_every_key_change() {
     let watched = nodes[4].1.events();
     let mut streamed = Vec::new();
     while streamed.len() < watched.len() {
-        let next = tokio::time::timeout(Duration::from_secs(5), stream.recv()).await;
+        let next = timeout::<R, _>(Duration::from_secs(5), stream.recv()).await;
         streamed.push(next.expect("stream keeps up").expect("stream open"));
     }
     assert_eq!(streamed, watched);
@@ -138,8 +136,8 @@ async fn five_nodes_join_through_one_seed_and_see_every_key_change() {
         kite.shutdown().await;
     }
     assert_eq!(
-        stream.recv().await,
+        stream.next().await,
         None,
-        "the stream ends when the node stops"
+        "the stream (a `Stream` too) ends when the node stops"
     );
 }

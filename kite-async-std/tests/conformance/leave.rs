@@ -1,30 +1,28 @@
 //! A graceful leave is reported as left (never down) by every other node;
 //! `leave` errors when nobody can be told.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{addr, eventually, options, sees_alive, start, status};
-use kite_tokio::{Event, LeaveError, LocalStateError, NodeId, NodeStatus};
+use kite_proto::{Event, LeaveError, LocalStateError, NodeId, NodeStatus};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_other_node_reports_a_leaving_node_left_never_down() {
-    const RANGE: u8 = 14;
-    const PORT: u16 = 17_014;
+use crate::api::{Api, Runtime};
+use crate::support::{addr, eventually, options, sees_alive, start, status};
+
+pub(crate) async fn every_other_node_reports_a_leaving_node_left_never_down<R: Runtime>() {
+    const SCENARIO: u8 = 4;
     // No crash here: a higher threshold keeps a loaded test machine from
     // producing a down that would hide a real one.
-    let opts = |host| options(addr(RANGE, host, PORT)).suspicion_threshold(12.0);
+    let opts = |host| options(addr::<R>(SCENARIO, host)).suspicion_threshold(12.0);
     let mut nodes = Vec::new();
     for host in 1..=5 {
-        nodes.push(start(opts(host)).await);
+        nodes.push(start::<R::Kite>(opts(host)).await);
     }
-    let seed = addr(RANGE, 1, PORT).to_string();
+    let seed = addr::<R>(SCENARIO, 1).to_string();
     for (kite, _) in &nodes[1..] {
         kite.join(&[seed.as_str()]).await.unwrap();
     }
     let ids: Vec<NodeId> = nodes.iter().map(|(k, _)| k.local_id().clone()).collect();
-    eventually("the cluster forms", Duration::from_secs(20), || {
+    eventually::<R>("the cluster forms", Duration::from_secs(20), || {
         nodes.iter().all(|(k, _)| sees_alive(k, &ids))
     })
     .await;
@@ -35,7 +33,7 @@ async fn every_other_node_reports_a_leaving_node_left_never_down() {
     assert_eq!(leaver.leave().await, Err(LeaveError::AlreadyLeft));
     assert_eq!(leaver.upsert_local("k", "v"), Err(LocalStateError::Left));
     let gone = &ids[4];
-    eventually(
+    eventually::<R>(
         "every other node reports the node left",
         Duration::from_secs(20),
         || {
@@ -47,7 +45,7 @@ async fn every_other_node_reports_a_leaving_node_left_never_down() {
     .await;
     leaver.shutdown().await;
     // Longer than a crash takes to be detected: still left, never down.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    R::sleep(Duration::from_secs(2)).await;
     for (i, (kite, recorder)) in nodes.iter().enumerate() {
         assert_eq!(status(kite, gone), Some(NodeStatus::Left), "node {i}");
         assert_eq!(
@@ -67,19 +65,17 @@ async fn every_other_node_reports_a_leaving_node_left_never_down() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leave_errors_when_nobody_can_be_told() {
-    const RANGE: u8 = 15;
-    const PORT: u16 = 17_015;
-    let (alone, _) = start(options(addr(RANGE, 1, PORT))).await;
+pub(crate) async fn leave_errors_when_nobody_can_be_told<R: Runtime>() {
+    const SCENARIO: u8 = 5;
+    let (alone, _) = start::<R::Kite>(options(addr::<R>(SCENARIO, 1))).await;
     assert_eq!(alone.leave().await, Err(LeaveError::NoPeers));
     alone.shutdown().await;
 
     // A peer that is gone but not yet suspected: the notification fails.
-    let patient = |host| options(addr(RANGE, host, PORT)).suspicion_threshold(1_000.0);
-    let (a, _) = start(patient(2)).await;
-    let (b, _) = start(patient(3)).await;
-    a.join(&[addr(RANGE, 3, PORT).to_string()]).await.unwrap();
+    let patient = |host| options(addr::<R>(SCENARIO, host)).suspicion_threshold(1_000.0);
+    let (a, _) = start::<R::Kite>(patient(2)).await;
+    let (b, _) = start::<R::Kite>(patient(3)).await;
+    a.join(&[addr::<R>(SCENARIO, 3).to_string()]).await.unwrap();
     b.shutdown().await;
     assert_eq!(status(&a, b.local_id()), Some(NodeStatus::Alive));
     assert_eq!(a.leave().await, Err(LeaveError::NoneNotified { tried: 1 }));

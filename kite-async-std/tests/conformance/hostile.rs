@@ -3,23 +3,22 @@
 //! hit one node. Nothing panics, nothing changes, the decode errors are
 //! counted, and the cluster keeps converging.
 
-mod common;
-
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use common::{addr, eventually, options, sees_alive, start};
-use kite_proto::SeededRng;
 use kite_proto::wire::{self, frame};
-use kite_tokio::{Kite, NodeId, NodeStatus};
+use kite_proto::{Limits, NodeId, NodeStatus, SeededRng};
 use rand_core::RngCore;
-use tokio::io::AsyncWriteExt;
 
-const RANGE: u8 = 17;
-const PORT: u16 = 17_017;
+use crate::api::{Api, Runtime};
+use crate::support::{addr, eventually, options, sees_alive, start};
+
+const SCENARIO: u8 = 8;
 
 /// What must not change: every node's status and keys, as `kite` sees them.
-fn view(kite: &Kite) -> BTreeMap<NodeId, (NodeStatus, BTreeMap<String, String>)> {
+fn view(kite: &impl Api) -> BTreeMap<NodeId, (NodeStatus, BTreeMap<String, String>)> {
     kite.nodes()
         .into_iter()
         .map(|n| (n.id, (n.status, n.entries)))
@@ -38,23 +37,22 @@ fn random_bytes(rng: &mut SeededRng, max: usize) -> Vec<u8> {
     bytes
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_datagrams_and_stream_bytes_change_nothing_and_are_counted() {
-    let opts = |host| options(addr(RANGE, host, PORT)).suspicion_threshold(12.0);
+pub(crate) async fn random_datagrams_and_stream_bytes_change_nothing_and_are_counted<R: Runtime>() {
+    let opts = |host| options(addr::<R>(SCENARIO, host)).suspicion_threshold(12.0);
     let mut nodes = Vec::new();
     for host in 1..=3 {
-        nodes.push(start(opts(host)).await.0);
+        nodes.push(start::<R::Kite>(opts(host)).await.0);
     }
     for (i, kite) in nodes.iter().enumerate() {
         kite.upsert_local("rpc_addr", &format!("10.0.0.{i}:9000"))
             .unwrap();
     }
-    let seed = addr(RANGE, 1, PORT).to_string();
+    let seed = addr::<R>(SCENARIO, 1).to_string();
     for kite in &nodes[1..] {
         kite.join(&[seed.as_str()]).await.unwrap();
     }
     let ids: Vec<NodeId> = nodes.iter().map(|k| k.local_id().clone()).collect();
-    eventually("the cluster converges", Duration::from_secs(20), || {
+    eventually::<R>("the cluster converges", Duration::from_secs(20), || {
         nodes
             .iter()
             .all(|k| sees_alive(k, &ids) && k.nodes().iter().all(|n| n.entries.len() == 1))
@@ -67,21 +65,20 @@ async fn random_datagrams_and_stream_bytes_change_nothing_and_are_counted() {
     let mut rng = SeededRng::from_seed_u64(0x6b69_7465);
 
     // 10,000 random datagrams, paced so the socket buffer does not overflow.
-    let attacker = tokio::net::UdpSocket::bind(addr(RANGE, 100, 0))
-        .await
-        .unwrap();
+    // The attacker uses plain std sockets: only the victim's runtime matters.
+    let attacker = UdpSocket::bind(addr::<R>(SCENARIO, 100)).unwrap();
     let mut invalid_datagrams = 0;
     for i in 0..10_000 {
         let bytes = random_bytes(&mut rng, 1_500);
         invalid_datagrams += usize::from(wire::decode(&bytes).is_err());
-        attacker.send_to(&bytes, target).await.unwrap();
+        attacker.send_to(&bytes, target).unwrap();
         if i % 50 == 49 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            R::sleep(Duration::from_millis(2)).await;
         }
     }
 
     // Random stream bytes: oversized lengths, garbage bodies, short bodies.
-    let max_frame = kite_tokio::Limits::default().max_frame_len;
+    let max_frame = Limits::default().max_frame_len;
     let mut invalid_streams = 0;
     for i in 0..150u32 {
         let payload = match i % 3 {
@@ -105,14 +102,14 @@ async fn random_datagrams_and_stream_bytes_change_nothing_and_are_counted() {
                 bytes
             }
         };
-        let mut stream = tokio::net::TcpStream::connect(target).await.unwrap();
+        let mut stream = TcpStream::connect(target).unwrap();
         // The node may close first, after an oversized header.
-        let _ = stream.write_all(&payload).await;
-        let _ = stream.shutdown().await;
+        let _ = stream.write_all(&payload);
+        let _ = stream.shutdown(Shutdown::Write);
     }
 
     let expected = invalid_streams + invalid_datagrams * 9 / 10;
-    eventually(
+    eventually::<R>(
         "the decode errors are counted",
         Duration::from_secs(20),
         || victim.stats().decode_errors - stats_before.decode_errors >= expected as u64,
@@ -139,7 +136,7 @@ async fn random_datagrams_and_stream_bytes_change_nothing_and_are_counted() {
     // The cluster keeps converging, the victim included.
     nodes[2].upsert_local("after", "flood").unwrap();
     victim.upsert_local("victim", "fine").unwrap();
-    eventually("updates still spread", Duration::from_secs(20), || {
+    eventually::<R>("updates still spread", Duration::from_secs(20), || {
         nodes.iter().all(|k| {
             k.node(&ids[2])
                 .is_some_and(|n| n.entries.get("after").is_some_and(|v| v == "flood"))

@@ -2,25 +2,24 @@
 //! on loopback): every address of the answer is joined, and an address that
 //! appears later is joined without another call.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::{addr, eventually, options, sees_alive, start};
 use hickory_server::Server;
 use hickory_server::net::runtime::TokioRuntimeProvider;
 use hickory_server::proto::rr::rdata::{A, SOA};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
-use kite_tokio::{Event, NodeId};
+use kite_proto::{Event, JoinError, NodeId};
 
-const RANGE: u8 = 16;
-const PORT: u16 = 17_016;
+use crate::api::{Api, Runtime};
+use crate::support::{PORT, addr, eventually, options, sees_alive, start};
+
 const ZONE: &str = "kite.test.";
 const NAME: &str = "nodes.kite.test.";
 
@@ -32,7 +31,7 @@ fn a_record(ip: Ipv4Addr) -> Record {
 }
 
 /// A DNS server on `at` (UDP and TCP) answering `NAME` with `ips`.
-async fn dns_server(at: SocketAddr, ips: &[Ipv4Addr]) -> (Server<Catalog>, Arc<Zone>) {
+async fn serve(at: SocketAddr, ips: &[Ipv4Addr]) -> (Server<Catalog>, Arc<Zone>) {
     let origin = Name::from_str(ZONE).unwrap();
     let mut zone = Zone::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
     let ns = Name::from_str("ns.kite.test.").unwrap();
@@ -53,21 +52,75 @@ async fn dns_server(at: SocketAddr, ips: &[Ipv4Addr]) -> (Server<Catalog>, Arc<Z
     (server, zone)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn joining_a_name_joins_every_address_and_follows_the_answer_as_it_grows() {
-    let dns = addr(RANGE, 53, 17_053);
-    let ip = |host| Ipv4Addr::new(127, 0, RANGE, host);
-    let (mut server, zone) = dns_server(dns, &[ip(1), ip(2), ip(3)]).await;
+/// Asks the server to add an address to the answer; it replies once it is in.
+type Add = (Ipv4Addr, mpsc::Sender<()>);
+
+/// The DNS server, on a tokio runtime of its own thread whatever runtime the
+/// scenario runs on. Dropping it stops the server.
+struct DnsServer {
+    add: Option<tokio::sync::mpsc::UnboundedSender<Add>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DnsServer {
+    fn start(at: SocketAddr, ips: Vec<Ipv4Addr>) -> DnsServer {
+        let (add, mut added) = tokio::sync::mpsc::unbounded_channel::<Add>();
+        let (ready, serving) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let (mut server, zone) = serve(at, &ips).await;
+                ready.send(()).unwrap();
+                let mut serial = 1;
+                while let Some((ip, done)) = added.recv().await {
+                    serial += 1;
+                    assert!(zone.upsert(a_record(ip), serial).await);
+                    done.send(()).unwrap();
+                }
+                server.shutdown_gracefully().await.unwrap();
+            });
+        });
+        serving.recv().unwrap();
+        DnsServer {
+            add: Some(add),
+            thread: Some(thread),
+        }
+    }
+
+    fn add(&self, ip: Ipv4Addr) {
+        let (done, added) = mpsc::channel();
+        self.add.as_ref().unwrap().send((ip, done)).unwrap();
+        added.recv().unwrap();
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        drop(self.add.take());
+        self.thread.take().unwrap().join().unwrap();
+    }
+}
+
+pub(crate) async fn joining_a_name_joins_every_address_and_follows_the_answer_as_it_grows<
+    R: Runtime,
+>() {
+    const SCENARIO: u8 = 6;
+    let dns = addr::<R>(SCENARIO, 53);
+    let ip = |host| Ipv4Addr::new(127, R::NET, SCENARIO, host);
+    let server = DnsServer::start(dns, vec![ip(1), ip(2), ip(3)]);
 
     let mut members = Vec::new();
     for host in 1..=4 {
-        members.push(start(options(addr(RANGE, host, PORT))).await);
+        members.push(start::<R::Kite>(options(addr::<R>(SCENARIO, host))).await);
     }
     let ids: Vec<NodeId> = members.iter().map(|(k, _)| k.local_id().clone()).collect();
-    let joiner_options = options(addr(RANGE, 10, PORT))
+    let joiner_options = options(addr::<R>(SCENARIO, 10))
         .name_servers([dns])
         .dns_refresh_interval(Duration::from_millis(200));
-    let (joiner, seen) = start(joiner_options).await;
+    let (joiner, seen) = start::<R::Kite>(joiner_options).await;
 
     let joined: BTreeSet<NodeId> = joiner
         .join(&[format!("{}:{PORT}", NAME.trim_end_matches('.'))])
@@ -76,7 +129,7 @@ async fn joining_a_name_joins_every_address_and_follows_the_answer_as_it_grows()
         .into_iter()
         .collect();
     assert_eq!(joined, ids[..3].iter().cloned().collect());
-    eventually(
+    eventually::<R>(
         "the first three members and the joiner know each other",
         Duration::from_secs(20),
         || {
@@ -92,10 +145,10 @@ async fn joining_a_name_joins_every_address_and_follows_the_answer_as_it_grows()
     );
 
     // The answer grows: the fourth member is joined without another call.
-    assert!(zone.upsert(a_record(ip(4)), 2).await);
+    server.add(ip(4));
     let mut everyone = ids.clone();
     everyone.push(joiner.local_id().clone());
-    eventually(
+    eventually::<R>(
         "everyone, the fourth member included, knows everyone",
         Duration::from_secs(30),
         || sees_alive(&joiner, &everyone) && members.iter().all(|(k, _)| sees_alive(k, &everyone)),
@@ -111,19 +164,14 @@ async fn joining_a_name_joins_every_address_and_follows_the_answer_as_it_grows()
     for (kite, _) in &members {
         kite.shutdown().await;
     }
-    server.shutdown_gracefully().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_name_that_does_not_resolve_is_a_join_error() {
-    let dns = addr(RANGE, 54, 17_054);
-    let (mut server, _zone) = dns_server(dns, &[]).await;
-    let (kite, _) = start(options(addr(RANGE, 20, PORT)).name_servers([dns])).await;
+pub(crate) async fn a_name_that_does_not_resolve_is_a_join_error<R: Runtime>() {
+    const SCENARIO: u8 = 7;
+    let dns = addr::<R>(SCENARIO, 53);
+    let _server = DnsServer::start(dns, Vec::new());
+    let (kite, _) = start::<R::Kite>(options(addr::<R>(SCENARIO, 20)).name_servers([dns])).await;
     let err = kite.join(&["missing.kite.test"]).await.unwrap_err();
-    assert!(
-        matches!(err, kite_tokio::JoinError::NoneJoined { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, JoinError::NoneJoined { .. }), "{err}");
     kite.shutdown().await;
-    server.shutdown_gracefully().await.unwrap();
 }

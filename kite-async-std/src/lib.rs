@@ -1,0 +1,524 @@
+//! # kite-async-std
+//!
+//! Runs a [Kite](kite_proto) node under async-std or smol: cluster
+//! membership and a replicated key-value view of every node, over UDP
+//! (gossip) and TCP (join, leave and large state), with DNS join through
+//! hickory-resolver, metrics through the `metrics` facade and logs through
+//! `tracing`.
+//!
+//! Its API, options, events and errors are those of `kite-tokio`: moving a
+//! program between tokio and async-std or smol changes a dependency, not the
+//! code. Every protocol decision is made by [`kite_proto`], and everything
+//! an adapter needs that involves no I/O lives in [`kite_proto::driver`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use kite_async_std::{Kite, Options};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // `async_std::task::block_on` works the same.
+//! smol::block_on(async {
+//!     let options = || Options::new().gossip_interval(Duration::from_millis(50));
+//!     let a = Kite::start(options().bind_addr("127.0.0.1:0".parse()?)).await?;
+//!     let b = Kite::start(options().bind_addr("127.0.0.1:0".parse()?)).await?;
+//!     a.upsert_local("rpc_addr", "127.0.0.1:9000")?;
+//!     let joined = b.join(&[a.advertise_addr().to_string()]).await?;
+//!     assert_eq!(joined, vec![a.local_id().clone()]);
+//!     let seen = b.node(a.local_id()).expect("joined");
+//!     assert_eq!(seen.entries["rpc_addr"], "127.0.0.1:9000");
+//!     b.shutdown().await;
+//!     a.shutdown().await;
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # How it runs, under async-std or smol
+//!
+//! Sockets and timers are async-io's, the reactor async-std and smol are
+//! both built on. The node's tasks run on an executor of this crate
+//! (`async-executor`, the one smol is made of), driven by one background
+//! thread named `kite-async-std` that the first [`Kite::start`] of the
+//! process starts, shared by every node of the process. So a node runs the
+//! same whichever of the two runtimes the application uses (or neither),
+//! never waits for the application's executor to have a free thread, and
+//! the application awaits its methods from any executor.
+//!
+//! [`Kite::start`] binds UDP and TCP on the same address and spawns three
+//! tasks: the driver task (the only one that drains the core, with one timer
+//! set to the core's next deadline), the UDP receive loop (64 KiB buffer,
+//! whatever `max_packet_size` says), and the TCP accept loop (one task per
+//! inbound stream, at most [`MAX_INBOUND_STREAMS`] at once). Outbound stream
+//! exchanges and DNS lookups run as tasks of their own. The stream timeout
+//! applies to each of connect, write and read, and frames over
+//! `max_frame_len` are refused before anything is allocated for them.
+//!
+//! # Advertise address
+//!
+//! The bind IP, with the bound port. When the bind IP is unspecified
+//! (`0.0.0.0` or `[::]`), the host's private IP chosen by
+//! [`choose_advertise_ip`] among its interface addresses (first RFC 1918
+//! IPv4, then IPv6 unique-local, then other addresses; loopback and
+//! link-local never), or loopback if there is none. Set
+//! [`Options::advertise_addr`] on hosts with several private networks.
+//!
+//! # DNS
+//!
+//! Names given to [`Kite::join`] are resolved by hickory-resolver running on
+//! async-io (this crate provides its runtime), with the system's resolver
+//! configuration (`/etc/resolv.conf`), or with [`Options::name_servers`]
+//! when set, and re-resolved every `dns_refresh_interval`; new addresses are
+//! joined without another call.
+//!
+//! # Metrics and logs
+//!
+//! Every second the node publishes the counters of
+//! [`kite_proto::driver::metrics`] (connections, stream and packet bytes and
+//! counts, decode errors, stream failures, dropped updates) and the gauge
+//! `kite_nodes{status}`, each labelled `node=<id>`, through the `metrics`
+//! facade: install any recorder to collect them. Events are logged at
+//! `debug` in a `kite{node=<id>}` span, failures at `debug`/`warn`.
+
+mod dns;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_channel::Receiver;
+use async_executor::{Executor, Task};
+use async_io::{Async, Timer};
+use futures_lite::{AsyncReadExt, AsyncWriteExt, Stream, future};
+use hickory_resolver::Resolver;
+use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+use kite_proto::driver::metrics::{Series, SeriesKind};
+use kite_proto::driver::{Action, FrameError, FrameReader, RECV_BUFFER, Shared};
+use kite_proto::wire::frame;
+use kite_proto::{RequestId, ResolveError, StreamError, Timestamp};
+use rand_core::{OsRng, TryRngCore};
+use tracing::{Instrument, debug, info, warn};
+
+use dns::AsyncIoProvider;
+
+pub use kite_proto::driver::{
+    MAX_INBOUND_STREAMS, Options, StartError, Watcher, choose_advertise_ip,
+};
+pub use kite_proto::{
+    Event, JoinError, LeaveError, Limits, LocalStateError, NodeId, NodeStatus, NodeView, Stats,
+};
+
+/// A running Kite node. Dropping it stops the node as
+/// [`shutdown`](Kite::shutdown) does, without waiting for the sockets to
+/// close. Share it between tasks with an `Arc`.
+pub struct Kite {
+    shared: Arc<Shared>,
+    clock: Clock,
+    tasks: Mutex<Vec<Task<()>>>,
+}
+
+impl std::fmt::Debug for Kite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kite")
+            .field("id", self.local_id())
+            .field("addr", &self.advertise_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The adapter's monotonic clock: timestamps are the time since start.
+#[derive(Clone, Copy)]
+struct Clock(Instant);
+
+impl Clock {
+    fn now(self) -> Timestamp {
+        Timestamp::from_duration(self.0.elapsed())
+    }
+
+    fn instant(self, at: Timestamp) -> Instant {
+        self.0 + at.as_duration()
+    }
+}
+
+/// What every socket task needs (no socket: those belong to the long-lived
+/// tasks, so stopping them releases the ports).
+struct Io {
+    shared: Arc<Shared>,
+    clock: Clock,
+    stream_timeout: Duration,
+    max_frame_len: usize,
+    resolver: Result<Resolver<AsyncIoProvider>, String>,
+}
+
+/// Spawns `future` on the executor every node of the process shares, whose
+/// thread starts with the first task.
+fn spawn<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> Task<T> {
+    static EXECUTOR: Executor<'static> = Executor::new();
+    static THREAD: Once = Once::new();
+    THREAD.call_once(|| {
+        std::thread::Builder::new()
+            .name("kite-async-std".into())
+            .spawn(|| async_io::block_on(EXECUTOR.run(future::pending::<()>())))
+            .expect("cannot spawn the kite-async-std executor thread");
+    });
+    EXECUTOR.spawn(future)
+}
+
+/// `future`'s output, or `None` if it takes longer than `limit`.
+async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
+    let expired = async {
+        Timer::after(limit).await;
+        None
+    };
+    future::or(async { Some(future.await) }, expired).await
+}
+
+impl Kite {
+    /// Binds UDP and TCP on the bind address, and starts the node (see the
+    /// [crate docs](crate) for where it runs). It knows no other node until
+    /// [`join`](Kite::join) is called, or until another node joins it.
+    ///
+    /// # Panics
+    ///
+    /// If the process cannot start the executor thread, as
+    /// `std::thread::spawn` does.
+    pub async fn start(options: Options) -> Result<Kite, StartError> {
+        let settings = options
+            .watcher(|event: &Event| debug!(?event, "event"))
+            .validate()?;
+        let bind = settings.bind_addr;
+        let bind_error = |protocol| {
+            move |source| StartError::Bind {
+                addr: bind,
+                protocol,
+                source,
+            }
+        };
+        let udp = Async::<UdpSocket>::bind(bind).map_err(bind_error("UDP"))?;
+        let bound = udp.get_ref().local_addr().map_err(bind_error("UDP"))?;
+        // std sets SO_REUSEADDR on Unix, so a restarted node binds at once.
+        let listener = Async::<TcpListener>::bind(bound).map_err(bind_error("TCP"))?;
+        let interfaces = match settings.needs_interfaces(bound) {
+            true => interfaces(),
+            false => Vec::new(),
+        };
+        let seed = OsRng
+            .try_next_u64()
+            .map_err(|err| StartError::Entropy(err.to_string()))?;
+        let clock = Clock(Instant::now());
+        let (waker, wake) = async_channel::bounded(1);
+        // A full channel already holds a wake-up.
+        let notify = move || {
+            let _ = waker.try_send(());
+        };
+        let shared = Shared::start(&settings, bound, &interfaces, seed, clock.now(), notify)?;
+        let io = Arc::new(Io {
+            shared: Arc::clone(&shared),
+            clock,
+            stream_timeout: settings.stream_timeout,
+            max_frame_len: settings.config.limits.max_frame_len,
+            resolver: resolver(&settings.name_servers),
+        });
+        let span = tracing::info_span!("kite", node = %shared.local_id());
+        let udp = Arc::new(udp);
+        let tasks = vec![
+            spawn(drive(Arc::clone(&io), Arc::clone(&udp), wake).instrument(span.clone())),
+            spawn(receive(Arc::clone(&io), udp).instrument(span.clone())),
+            spawn(accept(io, listener).instrument(span.clone())),
+        ];
+        span.in_scope(|| info!(%bound, advertise = %shared.advertise_addr(), "started"));
+        Ok(Kite {
+            shared,
+            clock,
+            tasks: Mutex::new(tasks),
+        })
+    }
+
+    kite_proto::handle_api!(shared);
+
+    /// Joins the cluster through `targets`: `ip:port`, `ip`, `host:port` or
+    /// `host` (bare forms use this node's port). Names are resolved, and
+    /// re-resolved every `dns_refresh_interval`. Returns the ids of the
+    /// nodes contacted, or an error if targets were given and none could be
+    /// joined (a name that resolves only to this node is not an error).
+    pub async fn join<S: AsRef<str>>(&self, targets: &[S]) -> Result<Vec<NodeId>, JoinError> {
+        let (tx, rx) = async_channel::bounded(1);
+        let done = move |result| drop(tx.try_send(result));
+        self.shared.join(self.clock.now(), targets, done)?;
+        rx.recv().await.unwrap_or(Err(JoinError::Stopped))
+    }
+
+    /// Leaves the cluster gracefully: the local state is frozen and up to 3
+    /// live nodes are told, so that every node reports this one as left (not
+    /// down). Returns how many acknowledged, or an error if none could be
+    /// told. Call [`shutdown`](Kite::shutdown) afterwards.
+    pub async fn leave(&self) -> Result<usize, LeaveError> {
+        let (tx, rx) = async_channel::bounded(1);
+        let done = move |result| drop(tx.try_send(result));
+        self.shared.leave(self.clock.now(), done)?;
+        rx.recv().await.unwrap_or(Err(LeaveError::Stopped))
+    }
+
+    /// Every later event, as an async stream (see also [`Watcher`]). The
+    /// stream is unbounded: read it, or drop it to unsubscribe. It ends when
+    /// the node stops.
+    pub fn events(&self) -> EventStream {
+        let (tx, rx) = async_channel::unbounded();
+        self.shared
+            .subscribe(move |event| tx.try_send(event.clone()).is_ok());
+        EventStream { rx: Box::pin(rx) }
+    }
+
+    /// Stops the node without telling anyone (call [`leave`](Kite::leave)
+    /// first to leave gracefully): pending joins and leaves fail with
+    /// `Stopped`, event streams end, and once this returns the UDP and TCP
+    /// ports are released. Reading the last known state still works.
+    pub async fn shutdown(&self) {
+        self.shared.stop();
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        if tasks.is_empty() {
+            return;
+        }
+        for task in tasks {
+            // Returns once the task's future, and its sockets, are dropped.
+            task.cancel().await;
+        }
+        info!(node = %self.local_id(), "stopped");
+    }
+}
+
+impl Drop for Kite {
+    fn drop(&mut self) {
+        self.shared.stop();
+        // Dropping a task cancels it.
+        self.tasks
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// The events of one node, from [`Kite::events`]; also a
+/// [`futures_lite::Stream`].
+#[derive(Debug)]
+pub struct EventStream {
+    rx: Pin<Box<Receiver<Event>>>,
+}
+
+impl EventStream {
+    /// The next event, or `None` once the node has stopped.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.rx.recv().await.ok()
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.rx.as_mut().poll_next(cx)
+    }
+}
+
+/// The host's interface addresses (to pick the one to advertise).
+fn interfaces() -> Vec<IpAddr> {
+    let listed = if_addrs::get_if_addrs().unwrap_or_else(|err| {
+        warn!(%err, "cannot list interface addresses; advertising loopback");
+        Vec::new()
+    });
+    listed.iter().map(|interface| interface.ip()).collect()
+}
+
+/// The system resolver, or one asking `servers` (over UDP and TCP).
+fn resolver(servers: &[SocketAddr]) -> Result<Resolver<AsyncIoProvider>, String> {
+    let builder = if servers.is_empty() {
+        Resolver::builder(AsyncIoProvider).map_err(|err| err.to_string())?
+    } else {
+        let servers = servers.iter().map(|server| {
+            let mut config = NameServerConfig::udp_and_tcp(server.ip());
+            config
+                .connections
+                .iter_mut()
+                .for_each(|c| c.port = server.port());
+            config
+        });
+        let config = ResolverConfig::from_name_servers(servers.collect());
+        Resolver::builder_with_config(config, AsyncIoProvider)
+    };
+    builder.build().map_err(|err| err.to_string())
+}
+
+/// The driver task: turns after every wake-up and at the core's deadline,
+/// and carries out the actions.
+async fn drive(io: Arc<Io>, udp: Arc<Async<UdpSocket>>, wake: Receiver<()>) {
+    let mut work: Vec<Task<()>> = Vec::new();
+    let mut timer = Timer::never();
+    loop {
+        let turn = io.shared.turn(io.clock.now());
+        publish(turn.metrics);
+        for action in turn.actions {
+            match action {
+                Action::Transmit { to, payload } => {
+                    if let Err(err) = udp.send_to(&payload, to).await {
+                        debug!(%to, %err, "datagram not sent");
+                    }
+                }
+                Action::Request { id, to, payload } => {
+                    let exchange = request(Arc::clone(&io), id, to, payload);
+                    work.push(spawn(exchange.in_current_span()));
+                }
+                Action::Resolve { name } => {
+                    work.push(spawn(resolve(Arc::clone(&io), name).in_current_span()));
+                }
+            }
+        }
+        // Dropping the task list (when this task is cancelled) cancels them.
+        work.retain(|task| !task.is_finished());
+        timer.set_at(io.clock.instant(turn.deadline));
+        let expired = async {
+            (&mut timer).await;
+        };
+        let woken = async {
+            // The sender lives in `io.shared`, so this never ends early.
+            let _ = wake.recv().await;
+        };
+        future::or(expired, woken).await;
+    }
+}
+
+/// Hands the metrics to the `metrics` facade.
+fn publish(series: Vec<Series>) {
+    for s in series {
+        match s.kind {
+            SeriesKind::Counter => {
+                metrics::describe_counter!(s.name, s.help);
+                metrics::counter!(s.name, &s.labels).absolute(s.value);
+            }
+            SeriesKind::Gauge => {
+                metrics::describe_gauge!(s.name, s.help);
+                metrics::gauge!(s.name, &s.labels).set(s.value as f64);
+            }
+        }
+    }
+}
+
+/// The UDP receive loop: hands the datagrams to the core, a batch per lock.
+async fn receive(io: Arc<Io>, udp: Arc<Async<UdpSocket>>) {
+    let mut buf = vec![0; RECV_BUFFER];
+    loop {
+        match udp.recv_from(&mut buf).await {
+            // The socket is non-blocking: reading on needs no waiting.
+            Ok(first) => io.shared.datagrams(io.clock.now(), &mut buf, first, |buf| {
+                udp.get_ref().recv_from(buf).ok()
+            }),
+            Err(err) => {
+                debug!(%err, "datagram receive failed");
+                Timer::after(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// The TCP accept loop: serves each inbound stream in a task of its own.
+async fn accept(io: Arc<Io>, listener: Async<TcpListener>) {
+    let mut streams: Vec<Task<()>> = Vec::new();
+    loop {
+        match listener.accept().await {
+            Ok((stream, from)) => {
+                streams.retain(|task| !task.is_finished());
+                if streams.len() >= MAX_INBOUND_STREAMS {
+                    debug!(%from, "too many inbound streams; connection closed");
+                    continue;
+                }
+                io.shared.accepted();
+                streams.push(spawn(
+                    serve(Arc::clone(&io), stream, from).in_current_span(),
+                ));
+            }
+            Err(err) => {
+                // Out of file descriptors, usually: let some streams finish.
+                warn!(%err, "accept failed");
+                Timer::after(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Runs one step of a stream (connect, write or read) under the stream
+/// timeout.
+async fn timeout<T, E: Into<FrameError>>(
+    limit: Duration,
+    step: impl Future<Output = Result<T, E>>,
+) -> Result<T, FrameError> {
+    match within(limit, step).await {
+        Some(result) => result.map_err(Into::into),
+        None => Err(FrameError::TimedOut),
+    }
+}
+
+/// Reads one length-prefixed frame of at most `max` bytes.
+async fn read_frame(stream: &mut Async<TcpStream>, max: usize) -> Result<Vec<u8>, FrameError> {
+    let mut reader = FrameReader::new(max);
+    loop {
+        let n = stream.read(reader.buf()).await?;
+        if let Some(body) = reader.advance(n)? {
+            return Ok(body);
+        }
+    }
+}
+
+/// Serves one inbound stream: one request frame in, one reply frame out.
+async fn serve(io: Arc<Io>, mut stream: Async<TcpStream>, from: SocketAddr) {
+    let limit = io.stream_timeout;
+    let body = match timeout(limit, read_frame(&mut stream, io.max_frame_len)).await {
+        Ok(body) => body,
+        Err(err) => {
+            debug!(%from, %err, "inbound stream failed");
+            return io.shared.read_failed(&err);
+        }
+    };
+    let (tx, rx) = async_channel::bounded(1);
+    let reply = move |payload| drop(tx.try_send(payload));
+    io.shared.request(io.clock.now(), from, &body, reply);
+    if let Ok(Some(payload)) = rx.recv().await
+        && let Err(err) = timeout(limit, stream.write_all(&frame::encode(&payload))).await
+    {
+        debug!(%from, %err, "reply not sent");
+    }
+}
+
+/// Carries out one outbound stream exchange and hands its outcome back.
+async fn request(io: Arc<Io>, id: RequestId, to: SocketAddr, payload: Vec<u8>) {
+    let result = exchange(&io, to, &payload).await;
+    if let Err(err) = &result {
+        debug!(%to, %err, "stream request failed");
+    }
+    io.shared.response(io.clock.now(), id, result);
+}
+
+async fn exchange(io: &Io, to: SocketAddr, payload: &[u8]) -> Result<Vec<u8>, StreamError> {
+    let limit = io.stream_timeout;
+    let mut stream = match timeout(limit, Async::<TcpStream>::connect(to)).await {
+        Err(FrameError::Io(err)) => return Err(StreamError::Connect(err.to_string())),
+        connected => connected?,
+    };
+    timeout(limit, stream.write_all(&frame::encode(payload))).await?;
+    Ok(timeout(limit, read_frame(&mut stream, io.max_frame_len)).await?)
+}
+
+/// Resolves one name and hands the answer back.
+async fn resolve(io: Arc<Io>, name: String) {
+    let result = match &io.resolver {
+        Ok(resolver) => match resolver.lookup_ip(name.as_str()).await {
+            Ok(lookup) => Ok(lookup.iter().collect()),
+            Err(err) => Err(ResolveError(err.to_string())),
+        },
+        Err(err) => Err(ResolveError(format!("no resolver: {err}"))),
+    };
+    if let Err(err) = &result {
+        debug!(%name, %err, "resolution failed");
+    }
+    io.shared.resolved(io.clock.now(), &name, result);
+}
