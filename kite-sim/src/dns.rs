@@ -30,22 +30,6 @@ impl Dns {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_change_and_unknown_names_fail() {
-        let mut dns = Dns::default();
-        let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        assert!(dns.resolve("kite.svc").is_err());
-        dns.set("Kite.SVC", vec![ip]);
-        assert_eq!(dns.resolve("kite.svc"), Ok(vec![ip]));
-        dns.remove("kite.svc");
-        assert!(dns.resolve("kite.svc").is_err());
-    }
-}
-
 impl crate::sim::Sim {
     /// A node asked to resolve `name`; the answer comes after the DNS
     /// latency, as the table reads then.
@@ -79,5 +63,21 @@ impl crate::sim::Sim {
             node.handle_resolved(self.now, name, answer);
         }
         self.drain(host);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_change_and_unknown_names_fail() {
+        let mut dns = Dns::default();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(dns.resolve("kite.svc").is_err());
+        dns.set("Kite.SVC", vec![ip]);
+        assert_eq!(dns.resolve("kite.svc"), Ok(vec![ip]));
+        dns.remove("kite.svc");
+        assert!(dns.resolve("kite.svc").is_err());
     }
 }

@@ -141,16 +141,16 @@ impl Invariants {
                     .get_mut(me)
                     .and_then(|owners| owners.get_mut(id))
                     .and_then(|keys| keys.remove(key));
-                if let Some(deleted_at) = dead {
-                    if !sets().any(|(version, _)| *version > deleted_at) {
-                        return Err(violation(
-                            format!(
-                                "{me} resurrected {id}.{key} = {value:?} after applying its \
-                                 deletion at version {deleted_at}"
-                            ),
-                            [me, id],
-                        ));
-                    }
+                if let Some(deleted_at) = dead
+                    && !sets().any(|(version, _)| *version > deleted_at)
+                {
+                    return Err(violation(
+                        format!(
+                            "{me} resurrected {id}.{key} = {value:?} after applying its \
+                             deletion at version {deleted_at}"
+                        ),
+                        [me, id],
+                    ));
                 }
             }
             Event::NodeLeft { id } => {

@@ -222,7 +222,8 @@ pub fn measure(
             sim.now().as_duration() <= formation_limit,
             "{label}: the cluster did not form within {formation_limit:?}"
         );
-        sim.run_for(Duration::from_millis(250)).unwrap_or_else(|f| panic!("{f}"));
+        sim.run_for(Duration::from_millis(250))
+            .unwrap_or_else(|f| panic!("{f}"));
         if last_report.elapsed() >= Duration::from_secs(1) {
             last_report = Instant::now();
             progress(&format!(
@@ -249,7 +250,8 @@ pub fn measure(
         let live = sim.live_hosts();
         let writer = live[(rng.next_u64() % live.len() as u64) as usize];
         let value = rep.to_string();
-        sim.upsert(writer, "probe", &value).unwrap_or_else(|e| panic!("{e}"));
+        sim.upsert(writer, "probe", &value)
+            .unwrap_or_else(|e| panic!("{e}"));
         let t0 = sim.now();
         let mut phase = Phase {
             label: format!("{label} update {}/{}", rep + 1, options.spread_repetitions),
@@ -257,12 +259,24 @@ pub fn measure(
             false_downs: &mut false_downs,
         };
         let reached = |e: &Event| matches!(e, Event::KeyUpserted { key, value: v, .. } if key == "probe" && *v == value);
-        let Some(done) = phase.run(&mut sim, live.len() - 1, Duration::from_secs(300), progress, reached) else {
+        let Some(done) = phase.run(
+            &mut sim,
+            live.len() - 1,
+            Duration::from_secs(300),
+            progress,
+            reached,
+        ) else {
             panic!("{label}: update {rep} did not reach every node in 300 s");
         };
         spread_rounds.push(rounds(done.saturating_since(t0)));
         // Let it settle so repetitions do not overlap.
-        phase.run(&mut sim, usize::MAX, Duration::from_secs(2), progress, |_| false);
+        phase.run(
+            &mut sim,
+            usize::MAX,
+            Duration::from_secs(2),
+            progress,
+            |_| false,
+        );
     }
 
     let mut detection_rounds = Vec::new();
@@ -279,7 +293,13 @@ pub fn measure(
             false_downs: &mut false_downs,
         };
         let down = |e: &Event| matches!(e, Event::NodeDown { id: x } if *x == id);
-        let Some(done) = phase.run(&mut sim, live.len() - 1, Duration::from_secs(600), progress, down) else {
+        let Some(done) = phase.run(
+            &mut sim,
+            live.len() - 1,
+            Duration::from_secs(600),
+            progress,
+            down,
+        ) else {
             panic!("{label}: crash {rep} was not seen down by every node in 600 s");
         };
         detection_rounds.push(rounds(done.saturating_since(t0)));

@@ -615,11 +615,11 @@ impl Sim {
         }
         let mut broken = None;
         for h in &self.hosts {
-            if let Some(node) = h.node.as_ref() {
-                if let Err(v) = self.invariants.sweep(node) {
-                    broken = Some(v);
-                    break;
-                }
+            if let Some(node) = h.node.as_ref()
+                && let Err(v) = self.invariants.sweep(node)
+            {
+                broken = Some(v);
+                break;
             }
         }
         if let Some(v) = broken {

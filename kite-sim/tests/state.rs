@@ -97,7 +97,7 @@ fn compaction_leaves_every_peer_with_exactly_the_live_keys() {
 
 #[test]
 fn a_100_kib_value_spreads_to_100_nodes() {
-    for_each_seed(0..3, |seed| {
+    for_each_seed(0..5, |seed| {
         let mut sim = Sim::builder(seed)
             .invariants(kite_sim::InvariantConfig {
                 sweep_every: Some(secs(5)),
