@@ -95,7 +95,9 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt, Stream, future};
 use hickory_resolver::Resolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use kite_proto::driver::metrics::{Series, SeriesKind};
-use kite_proto::driver::{Action, FrameError, FrameReader, RECV_BUFFER, Shared};
+use kite_proto::driver::{
+    ACCEPT_RETRY, Action, FrameError, FrameReader, RECV_BUFFER, RECV_RETRY, Shared,
+};
 use kite_proto::wire::frame;
 use kite_proto::{RequestId, ResolveError, StreamError, Timestamp};
 use rand_core::{OsRng, TryRngCore};
@@ -415,7 +417,7 @@ async fn receive(io: Arc<Io>, udp: Arc<Async<UdpSocket>>) {
             }),
             Err(err) => {
                 debug!(%err, "datagram receive failed");
-                Timer::after(Duration::from_millis(10)).await;
+                Timer::after(RECV_RETRY).await;
             }
         }
     }
@@ -428,19 +430,17 @@ async fn accept(io: Arc<Io>, listener: Async<TcpListener>) {
         match listener.accept().await {
             Ok((stream, from)) => {
                 streams.retain(|task| !task.is_finished());
-                if streams.len() >= MAX_INBOUND_STREAMS {
+                if !io.shared.admit(streams.len()) {
                     debug!(%from, "too many inbound streams; connection closed");
                     continue;
                 }
-                io.shared.accepted();
                 streams.push(spawn(
                     serve(Arc::clone(&io), stream, from).in_current_span(),
                 ));
             }
             Err(err) => {
-                // Out of file descriptors, usually: let some streams finish.
                 warn!(%err, "accept failed");
-                Timer::after(Duration::from_millis(100)).await;
+                Timer::after(ACCEPT_RETRY).await;
             }
         }
     }
@@ -500,10 +500,8 @@ async fn request(io: Arc<Io>, id: RequestId, to: SocketAddr, payload: Vec<u8>) {
 
 async fn exchange(io: &Io, to: SocketAddr, payload: &[u8]) -> Result<Vec<u8>, StreamError> {
     let limit = io.stream_timeout;
-    let mut stream = match timeout(limit, Async::<TcpStream>::connect(to)).await {
-        Err(FrameError::Io(err)) => return Err(StreamError::Connect(err.to_string())),
-        connected => connected?,
-    };
+    let connected = timeout(limit, Async::<TcpStream>::connect(to)).await;
+    let mut stream = connected.map_err(FrameError::connecting)?;
     timeout(limit, stream.write_all(&frame::encode(payload))).await?;
     Ok(timeout(limit, read_frame(&mut stream, io.max_frame_len)).await?)
 }

@@ -78,7 +78,9 @@ use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use kite_proto::driver::metrics::{Series, SeriesKind};
-use kite_proto::driver::{Action, FrameError, FrameReader, RECV_BUFFER, Shared};
+use kite_proto::driver::{
+    ACCEPT_RETRY, Action, FrameError, FrameReader, RECV_BUFFER, RECV_RETRY, Shared,
+};
 use kite_proto::wire::frame;
 use kite_proto::{RequestId, ResolveError, StreamError, Timestamp};
 use rand_core::{OsRng, TryRngCore};
@@ -378,7 +380,7 @@ async fn receive(io: Arc<Io>, udp: Arc<UdpSocket>) {
             }),
             Err(err) => {
                 debug!(%err, "datagram receive failed");
-                sleep(Duration::from_millis(10)).await;
+                sleep(RECV_RETRY).await;
             }
         }
     }
@@ -391,17 +393,15 @@ async fn accept(io: Arc<Io>, listener: TcpListener) {
         match listener.accept().await {
             Ok((stream, from)) => {
                 while streams.try_join_next().is_some() {}
-                if streams.len() >= MAX_INBOUND_STREAMS {
+                if !io.shared.admit(streams.len()) {
                     debug!(%from, "too many inbound streams; connection closed");
                     continue;
                 }
-                io.shared.accepted();
                 streams.spawn(serve(Arc::clone(&io), stream, from).in_current_span());
             }
             Err(err) => {
-                // Out of file descriptors, usually: let some streams finish.
                 warn!(%err, "accept failed");
-                sleep(Duration::from_millis(100)).await;
+                sleep(ACCEPT_RETRY).await;
             }
         }
     }
@@ -461,10 +461,8 @@ async fn request(io: Arc<Io>, id: RequestId, to: SocketAddr, payload: Vec<u8>) {
 
 async fn exchange(io: &Io, to: SocketAddr, payload: &[u8]) -> Result<Vec<u8>, StreamError> {
     let limit = io.stream_timeout;
-    let mut stream = match timeout(limit, TcpStream::connect(to)).await {
-        Err(FrameError::Io(err)) => return Err(StreamError::Connect(err.to_string())),
-        connected => connected?,
-    };
+    let connected = timeout(limit, TcpStream::connect(to)).await;
+    let mut stream = connected.map_err(FrameError::connecting)?;
     timeout(limit, stream.write_all(&frame::encode(payload))).await?;
     Ok(timeout(limit, read_frame(&mut stream, io.max_frame_len)).await?)
 }

@@ -17,7 +17,7 @@
 //! 2. Socket tasks hand inputs in through the [`Shared`] methods, which lock
 //!    the driver and wake the driver task: [`Shared::datagrams`] per batch
 //!    of datagrams (buffer of [`RECV_BUFFER`] bytes); per accepted stream
-//!    [`Shared::accepted`], then the request frame read with a
+//!    [`Shared::admit`], then the request frame read with a
 //!    [`FrameReader`] to [`Shared::request`] with a callback that writes the
 //!    reply frame (or [`Shared::read_failed`] when it cannot be read);
 //!    [`Shared::response`] when an outbound exchange ends;
@@ -56,6 +56,7 @@ mod stream;
 mod watcher;
 
 use core::net::{IpAddr, SocketAddr};
+use core::time::Duration;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -89,6 +90,14 @@ pub const RECV_BUFFER: usize = 64 * 1024;
 
 /// Most datagrams [`Shared::datagrams`] hands in under one lock.
 pub const RECV_BATCH: usize = 64;
+
+/// How long an adapter waits after a datagram receive failed before it
+/// receives again.
+pub const RECV_RETRY: Duration = Duration::from_millis(10);
+
+/// How long an adapter waits after accepting a stream failed (out of file
+/// descriptors, usually) before it accepts again, so some streams can end.
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 type JoinDone = Box<dyn FnOnce(Result<Vec<NodeId>, JoinError>) + Send>;
 type LeaveDone = Box<dyn FnOnce(Result<usize, LeaveError>) + Send>;
@@ -645,9 +654,15 @@ impl Shared {
         self.wake();
     }
 
-    /// An inbound stream was accepted (counted for metrics).
-    pub fn accepted(&self) {
+    /// An inbound stream was accepted while the adapter serves `serving`
+    /// others: true (and counted for metrics) if it is to be served, false
+    /// if [`MAX_INBOUND_STREAMS`] already are and the adapter closes it.
+    pub fn admit(&self, serving: usize) -> bool {
+        if serving >= MAX_INBOUND_STREAMS {
+            return false;
+        }
         self.lock().stream_accepted();
+        true
     }
 
     /// An inbound stream's request frame could not be read; frames that

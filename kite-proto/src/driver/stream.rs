@@ -112,6 +112,26 @@ pub enum FrameError {
     Io(std::io::Error),
 }
 
+impl FrameError {
+    /// How a failed connect is reported to the core: an I/O error is
+    /// [`StreamError::Connect`], anything else as by `From`.
+    ///
+    /// ```
+    /// use kite_proto::StreamError;
+    /// use kite_proto::driver::FrameError;
+    ///
+    /// let refused = FrameError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+    /// assert!(matches!(refused.connecting(), StreamError::Connect(_)));
+    /// assert_eq!(FrameError::TimedOut.connecting(), StreamError::TimedOut);
+    /// ```
+    pub fn connecting(self) -> StreamError {
+        match self {
+            FrameError::Io(err) => StreamError::Connect(err.to_string()),
+            err => err.into(),
+        }
+    }
+}
+
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -263,7 +263,8 @@ fn shared_turns_batches_and_stream_outcomes() {
     assert_eq!(wakes(), 1);
 
     // Only unreadable frames count as decode errors.
-    shared.accepted();
+    assert!(shared.admit(MAX_INBOUND_STREAMS - 1));
+    assert!(!shared.admit(MAX_INBOUND_STREAMS));
     let decode_errors = shared.stats().decode_errors;
     shared.read_failed(&FrameError::Closed);
     shared.read_failed(&FrameError::TimedOut);
