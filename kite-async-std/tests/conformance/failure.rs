@@ -10,22 +10,22 @@ use std::time::{Duration, Instant};
 use kite_proto::{Event, NodeId, NodeStatus};
 
 use crate::api::{Api, Runtime};
-use crate::support::{addr, cluster, eventually, options, sees_alive, start, status};
+use crate::support::{
+    addr, cluster, eventually, options, sees_alive, start, status, until_all_see,
+};
 
 pub(crate) async fn a_dropped_node_is_reported_down_by_all_and_a_restart_joins_anew<R: Runtime>() {
     const SCENARIO: u8 = 2;
-    let (mut nodes, ids) = cluster::<R>(SCENARIO, 5).await;
+    let (mut nodes, ids) = cluster::<R>(SCENARIO, 5, options).await;
     let (crashed, _) = nodes.pop().unwrap();
     drop(crashed);
     let gone = &ids[4];
-    eventually::<R>(
+    let down = NodeStatus::Down;
+    until_all_see::<R>(
         "every other node reports the crashed node down",
-        Duration::from_secs(20),
-        || {
-            nodes
-                .iter()
-                .all(|(k, _)| status(k, gone) == Some(NodeStatus::Down))
-        },
+        &nodes,
+        gone,
+        down,
     )
     .await;
     for (i, (_, recorder)) in nodes.iter().enumerate() {
@@ -152,7 +152,7 @@ pub(crate) async fn a_stalled_node_is_reported_down_then_up_and_does_not_convict
     helper: &str,
 ) {
     const SCENARIO: u8 = 3;
-    let (nodes, mut ids) = cluster::<R>(SCENARIO, 4).await;
+    let (nodes, mut ids) = cluster::<R>(SCENARIO, 4, options).await;
     let seed = addr::<R>(SCENARIO, 1).to_string();
     let mut stalled = Stalled::spawn(helper, &addr::<R>(SCENARIO, 5).to_string(), &seed);
     let mut reports = Vec::new();
@@ -174,14 +174,12 @@ pub(crate) async fn a_stalled_node_is_reported_down_then_up_and_does_not_convict
     // at least 3 s, and until every other node has reported it down.
     let stopped = Instant::now();
     stalled.signal("STOP");
-    eventually::<R>(
+    let down = NodeStatus::Down;
+    until_all_see::<R>(
         "every other node reports the stalled node down",
-        Duration::from_secs(20),
-        || {
-            nodes
-                .iter()
-                .all(|(k, _)| status(k, &id) == Some(NodeStatus::Down))
-        },
+        &nodes,
+        &id,
+        down,
     )
     .await;
     R::sleep(Duration::from_secs(3).saturating_sub(stopped.elapsed())).await;

@@ -3,29 +3,17 @@
 
 use std::time::Duration;
 
-use kite_proto::{Event, LeaveError, LocalStateError, NodeId, NodeStatus};
+use kite_proto::{Event, LeaveError, LocalStateError, NodeStatus};
 
 use crate::api::{Api, Runtime};
-use crate::support::{addr, eventually, options, sees_alive, start, status};
+use crate::support::{addr, cluster, options, start, status, until_all_see};
 
 pub(crate) async fn every_other_node_reports_a_leaving_node_left_never_down<R: Runtime>() {
     const SCENARIO: u8 = 4;
     // No crash here: a higher threshold keeps a loaded test machine from
     // producing a down that would hide a real one.
-    let opts = |host| options(addr::<R>(SCENARIO, host)).suspicion_threshold(12.0);
-    let mut nodes = Vec::new();
-    for host in 1..=5 {
-        nodes.push(start::<R::Kite>(opts(host)).await);
-    }
-    let seed = addr::<R>(SCENARIO, 1).to_string();
-    for (kite, _) in &nodes[1..] {
-        kite.join(&[seed.as_str()]).await.unwrap();
-    }
-    let ids: Vec<NodeId> = nodes.iter().map(|(k, _)| k.local_id().clone()).collect();
-    eventually::<R>("the cluster forms", Duration::from_secs(20), || {
-        nodes.iter().all(|(k, _)| sees_alive(k, &ids))
-    })
-    .await;
+    let patient = |at| options(at).suspicion_threshold(12.0);
+    let (mut nodes, ids) = cluster::<R>(SCENARIO, 5, patient).await;
 
     let (leaver, _) = nodes.pop().unwrap();
     let told = leaver.leave().await.unwrap();
@@ -33,16 +21,8 @@ pub(crate) async fn every_other_node_reports_a_leaving_node_left_never_down<R: R
     assert_eq!(leaver.leave().await, Err(LeaveError::AlreadyLeft));
     assert_eq!(leaver.upsert_local("k", "v"), Err(LocalStateError::Left));
     let gone = &ids[4];
-    eventually::<R>(
-        "every other node reports the node left",
-        Duration::from_secs(20),
-        || {
-            nodes
-                .iter()
-                .all(|(k, _)| status(k, gone) == Some(NodeStatus::Left))
-        },
-    )
-    .await;
+    let left = NodeStatus::Left;
+    until_all_see::<R>("every other node reports the node left", &nodes, gone, left).await;
     leaver.shutdown().await;
     // Longer than a crash takes to be detected: still left, never down.
     R::sleep(Duration::from_secs(2)).await;

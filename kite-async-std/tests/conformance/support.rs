@@ -104,11 +104,26 @@ pub(crate) fn sees_alive(observer: &impl Api, ids: &[NodeId]) -> bool {
         .all(|id| status(observer, id) == Some(NodeStatus::Alive))
 }
 
-/// `n` nodes at hosts `1..=n` of `scenario`, joined through the first, once
-/// every node sees every other alive.
+/// Waits until every node of `nodes` sees `id` with `wanted` status.
+pub(crate) async fn until_all_see<R: Runtime>(
+    what: &str,
+    nodes: &[(R::Kite, Recorder)],
+    id: &NodeId,
+    wanted: NodeStatus,
+) {
+    eventually::<R>(what, Duration::from_secs(20), || {
+        nodes.iter().all(|(k, _)| status(k, id) == Some(wanted))
+    })
+    .await;
+}
+
+/// `n` nodes at hosts `1..=n` of `scenario`, started with `options` of
+/// their address and joined through the first, once every node sees every
+/// other alive.
 pub(crate) async fn cluster<R: Runtime>(
     scenario: u8,
     n: u8,
+    options: impl Fn(SocketAddr) -> Options,
 ) -> (Vec<(R::Kite, Recorder)>, Vec<NodeId>) {
     let mut nodes = Vec::new();
     for host in 1..=n {
