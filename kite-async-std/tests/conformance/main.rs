@@ -15,6 +15,8 @@ mod hostile;
 mod leave;
 mod mixed;
 mod shutdown;
+#[cfg(unix)]
+mod stall;
 mod support;
 
 use api::{AsyncStd, Runtime, Smol, Tokio};
@@ -29,25 +31,35 @@ macro_rules! conformance {
 
             #[test]
             fn five_nodes_join_through_one_seed_and_see_every_key_change() {
-                R::block_on(cluster::five_nodes_join_through_one_seed_and_see_every_key_change::<R>());
+                R::block_on(
+                    cluster::five_nodes_join_through_one_seed_and_see_every_key_change::<R>(),
+                );
             }
 
             #[test]
             fn a_dropped_node_is_reported_down_by_all_and_a_restart_joins_anew() {
-                R::block_on(failure::a_dropped_node_is_reported_down_by_all_and_a_restart_joins_anew::<R>());
+                R::block_on(
+                    failure::a_dropped_node_is_reported_down_by_all_and_a_restart_joins_anew::<R>(),
+                );
             }
 
+            #[cfg(unix)]
             #[test]
             fn a_stalled_node_is_reported_down_then_up_and_does_not_convict_others() {
                 let helper = concat!(stringify!($name), "::stalled_node_process");
-                R::block_on(failure::a_stalled_node_is_reported_down_then_up_and_does_not_convict_others::<R>(helper));
+                R::block_on(
+                    stall::a_stalled_node_is_reported_down_then_up_and_does_not_convict_others::<R>(
+                        helper,
+                    ),
+                );
             }
 
             /// Not a test: the helper process of the stall scenario.
+            #[cfg(unix)]
             #[test]
             #[ignore = "the process the stall scenario freezes; it starts it"]
             fn stalled_node_process() {
-                R::block_on(failure::stalled_node_process::<R>());
+                R::block_on(stall::stalled_node_process::<R>());
             }
 
             #[test]
@@ -62,7 +74,10 @@ macro_rules! conformance {
 
             #[test]
             fn joining_a_name_joins_every_address_and_follows_the_answer_as_it_grows() {
-                R::block_on(dns::joining_a_name_joins_every_address_and_follows_the_answer_as_it_grows::<R>());
+                R::block_on(
+                    dns::joining_a_name_joins_every_address_and_follows_the_answer_as_it_grows::<R>(
+                    ),
+                );
             }
 
             #[test]
@@ -72,7 +87,10 @@ macro_rules! conformance {
 
             #[test]
             fn random_datagrams_and_stream_bytes_change_nothing_and_are_counted() {
-                R::block_on(hostile::random_datagrams_and_stream_bytes_change_nothing_and_are_counted::<R>());
+                R::block_on(
+                    hostile::random_datagrams_and_stream_bytes_change_nothing_and_are_counted::<R>(
+                    ),
+                );
             }
 
             #[test]
