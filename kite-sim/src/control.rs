@@ -226,8 +226,29 @@ impl Sim {
         h.paused_until = h.paused_until.max(self.now + duration);
     }
 
-    /// Cuts every link between `a` and `b`, both ways. Packets already in
-    /// flight still arrive.
+    /// Cuts every link between `a` and `b`, both ways, until healed.
+    /// Packets already in flight still arrive; hosts added later are in
+    /// neither side.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use kite_sim::Sim;
+    ///
+    /// # fn main() -> Result<(), kite_sim::Failure> {
+    /// let mut sim = Sim::new(3);
+    /// let hosts = sim.add_nodes(4);
+    /// for h in &hosts[1..] {
+    ///     sim.join(*h, &[hosts[0].addr().to_string()]).unwrap();
+    /// }
+    /// sim.await_convergence(Duration::from_secs(30))?;
+    /// let cut = sim.partition(&hosts[..2], &hosts[2..]);
+    /// sim.run_for(Duration::from_secs(60))?;
+    /// assert!(!sim.converged()); // each side sees the other down
+    /// sim.heal(cut);
+    /// sim.await_convergence(Duration::from_secs(60))?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn partition(&mut self, a: &[HostId], b: &[HostId]) -> PartitionId {
         let id = self.partitions.add(a, b, true);
         self.act(format!(

@@ -13,6 +13,15 @@ pub const PORT: u16 = 7000;
 const FIRST_IP: u32 = u32::from_be_bytes([127, 0, 0, 1]);
 
 /// Names one simulated host, in the order hosts were added.
+///
+/// ```
+/// use kite_sim::{HostId, Sim};
+///
+/// let mut sim = Sim::new(1);
+/// let first = sim.add_node();
+/// assert_eq!(first, HostId(0));
+/// assert_eq!(first.addr().to_string(), "127.0.0.1:7000");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HostId(pub usize);
 

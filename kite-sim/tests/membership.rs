@@ -199,3 +199,41 @@ fn dns_answers_growing_from_3_to_5_are_discovered_without_a_new_join() {
         sim.ensure(joins == 3, || format!("{joins} join calls"))
     });
 }
+
+#[test]
+fn joins_through_a_crashed_or_unreachable_node_fail_with_the_stream_error() {
+    for_each_seed(0..3, |seed| {
+        let mut sim = Sim::new(seed);
+        let [a, crashed, cut_off] = [sim.add_node(), sim.add_node(), sim.add_node()];
+        sim.crash(crashed);
+        sim.partition(&[a], &[cut_off]);
+        sim.join(a, &[crashed.addr().to_string()]).unwrap();
+        sim.join(a, &[cut_off.addr().to_string()]).unwrap();
+        sim.run_for(secs(5))?;
+        let reasons = |sim: &Sim| -> Vec<String> {
+            sim.events()
+                .iter()
+                .filter_map(|e| match &e.event {
+                    Event::JoinCompleted {
+                        result: Err(err), ..
+                    } => Some(err.to_string()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let early = reasons(&sim);
+        sim.ensure(early.len() == 1 && early[0].contains("refused"), || {
+            format!("after 5 s: {early:?}")
+        })?;
+        // The stream timeout (10 s by default) ends the other attempt.
+        sim.run_for(secs(6))?;
+        let all = reasons(&sim);
+        sim.ensure(all.len() == 2 && all[1].contains("timed out"), || {
+            format!("after 11 s: {all:?}")
+        })?;
+        sim.ensure(
+            sim.metrics().streams_refused == 1 && sim.metrics().streams_timed_out == 1,
+            || format!("{:?}", sim.metrics()),
+        )
+    });
+}

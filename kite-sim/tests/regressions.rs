@@ -96,3 +96,35 @@ fn stale_state_of_a_dead_node_does_not_hop_between_newcomers() {
         })
     });
 }
+
+/// The N=1000 report with 1400-byte datagrams: one update took over 60
+/// rounds to reach every node, because truncated digests named the updated
+/// node only by chance. Digests now list recently changed nodes first, and
+/// a digest response names first what its sender lacks (DESIGN §3).
+/// Before: 16.6 rounds p50 at N=300; now about 9.
+#[test]
+fn an_update_spreads_through_truncated_digests_in_few_rounds() {
+    for_each_seed(0..2, |seed| {
+        let mut sim = Sim::builder(seed)
+            .invariants(kite_sim::InvariantConfig {
+                sweep_every: None,
+                events: true,
+            })
+            .build();
+        let hosts = formed(&mut sim, 300)?;
+        // Only the events from now on matter.
+        drop(sim.take_events());
+        for (i, writer) in [hosts[7], hosts[150], hosts[299]].into_iter().enumerate() {
+            let value = i.to_string();
+            sim.upsert(writer, "news", &value).unwrap();
+            let others: Vec<_> = hosts.iter().copied().filter(|h| *h != writer).collect();
+            let reached = |e: &Event| matches!(e, Event::KeyUpserted { key, value: v, .. } if key == "news" && *v == value);
+            let took = sim.run_until(|sim| all_saw(sim, &others, reached), secs(60))?;
+            let rounds = sim.rounds(took);
+            sim.ensure(rounds <= 14.0, || {
+                format!("update {i} took {rounds:.1} rounds")
+            })?;
+        }
+        Ok(())
+    });
+}

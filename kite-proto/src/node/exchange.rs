@@ -36,7 +36,7 @@ impl Node {
         }
         self.heartbeat += 1;
         for to in self.round_targets() {
-            let digest = self.digest(self.datagram_room() - 1 - MAX_COUNT_LEN);
+            let digest = self.news_digest(now, self.datagram_room() - 1 - MAX_COUNT_LEN, &[]);
             let msg = Message::DigestRequest {
                 from: self.id.clone(),
                 digest,
@@ -89,7 +89,19 @@ impl Node {
                 let room = self.datagram_room() - 2 * MAX_COUNT_LEN - 1;
                 let reserve = self.digest_len(room / 2);
                 let (delta, used, complete) = self.delta_for(&digest, room - reserve);
-                let digest_out = self.digest(room - used);
+                // Name first what we lack of what the requester listed, so
+                // its closing delta brings it (DESIGN §3).
+                let lacking: Vec<NodeId> = digest
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        self.peers
+                            .get(&e.id)
+                            .is_some_and(|p| p.state.version() < e.version)
+                    })
+                    .map(|e| e.id.clone())
+                    .collect();
+                let digest_out = self.news_digest(now, room - used, &lacking);
                 let msg = Message::DigestResponse {
                     from: self.id.clone(),
                     delta,
@@ -190,6 +202,26 @@ impl Node {
     /// ours and the wanted ids first, then known nodes in random order until
     /// the room is full, so truncation favours no node round after round.
     pub(super) fn digest(&mut self, room: usize) -> Digest {
+        self.digest_naming(room, &[], None)
+    }
+
+    /// A datagram digest: like [`Node::digest`], but the known nodes listed
+    /// first are those in `lacking` (state we lack and want sent back),
+    /// then those whose state changed here in the last rounds, newest first,
+    /// so a truncated digest still offers the news.
+    fn news_digest(&mut self, now: Timestamp, room: usize, lacking: &[NodeId]) -> Digest {
+        let recent = now - self.config.gossip_interval * NEWS_ROUNDS;
+        self.digest_naming(room, lacking, Some(recent))
+    }
+
+    /// The digest: leading entries, then `first`, then nodes changed after
+    /// `recent` (newest first), then the rest in random order.
+    fn digest_naming(
+        &mut self,
+        room: usize,
+        first: &[NodeId],
+        recent: Option<Timestamp>,
+    ) -> Digest {
         if self.local.is_left() {
             // No longer a member: its views of others are frozen and stale,
             // so it names only itself (askers then learn that it left).
@@ -217,10 +249,32 @@ impl Node {
             .iter()
             .filter(|(_, peer)| peer.status != NodeStatus::Down)
             .collect();
+        let mut front = 0;
+        if !first.is_empty() {
+            let first: BTreeSet<&NodeId> = first.iter().collect();
+            for i in 0..peers.len() {
+                if first.contains(peers[i].0) {
+                    peers.swap(front, i);
+                    front += 1;
+                }
+            }
+        }
+        if let Some(recent) = recent {
+            let news = front;
+            for i in front..peers.len() {
+                if peers[i].1.changed > recent {
+                    peers.swap(front, i);
+                    front += 1;
+                }
+            }
+            peers[news..front].sort_by_key(|(_, peer)| core::cmp::Reverse(peer.changed));
+        }
         for i in 0..peers.len() {
-            // A partial Fisher-Yates shuffle: only the listed nodes are drawn.
-            let j = i + rng::index(&mut *self.rng, peers.len() - i);
-            peers.swap(i, j);
+            if i >= front {
+                // A partial Fisher-Yates shuffle: only the listed nodes are drawn.
+                let j = i + rng::index(&mut *self.rng, peers.len() - i);
+                peers.swap(i, j);
+            }
             let (id, peer) = peers[i];
             let entry = DigestEntry {
                 id: id.clone(),

@@ -20,6 +20,8 @@ pub(super) struct Peer {
     pub(super) status: NodeStatus,
     /// When `status` last changed.
     pub(super) since: Timestamp,
+    /// When its state last advanced here (news to offer in digests).
+    pub(super) changed: Timestamp,
     /// A newer heartbeat arrived since it was admitted. Only such a node is
     /// introduced to nodes that lack it, so stale state of a dead node
     /// cannot hop from newcomer to newcomer (DESIGN §8).
@@ -171,6 +173,7 @@ impl Node {
                 heartbeat: node.heartbeat,
                 status: NodeStatus::Alive,
                 since: now,
+                changed: now,
                 fresh: false,
                 detector: PhiDetector::new(now, self.config.gossip_interval),
             };
@@ -191,6 +194,7 @@ impl Node {
             self.stats.dropped_updates += dropped;
             return;
         }
+        let before = peer.state.version();
         let mut changes = Vec::new();
         let mut previous = node.from_version;
         let mut refused = 0;
@@ -202,6 +206,9 @@ impl Node {
                 refused = total - i;
                 break;
             }
+        }
+        if peer.state.version() > before {
+            peer.changed = now;
         }
         self.stats.dropped_updates += refused as u64;
         for change in changes {
