@@ -13,6 +13,10 @@ use crate::time::Timestamp;
 use crate::wire::size::{MAX_COUNT_LEN, digest_entry_len, id_len, node_header_len};
 use crate::wire::{Delta, Digest, DigestEntry, HEADER_LEN, Message, NodeDelta};
 
+/// For how many gossip rounds a node whose state changed here is listed
+/// early in our digests, so news spreads although digests are truncated.
+const NEWS_ROUNDS: u32 = 10;
+
 /// Most state pushes in flight at once.
 pub(super) const MAX_PUSHES: usize = 4;
 
