@@ -14,6 +14,7 @@ mod failure;
 mod hostile;
 mod leave;
 mod mixed;
+mod published_metrics;
 mod shutdown;
 #[cfg(unix)]
 mod stall;
@@ -96,6 +97,11 @@ macro_rules! conformance {
             #[test]
             fn shutdown_releases_the_ports_for_a_new_node() {
                 R::block_on(shutdown::shutdown_releases_the_ports_for_a_new_node::<R>());
+            }
+
+            #[test]
+            fn every_metric_is_published_by_its_shared_name() {
+                R::block_on(published_metrics::every_metric_is_published_by_its_shared_name::<R>());
             }
 
             #[test]
