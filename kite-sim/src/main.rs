@@ -14,8 +14,8 @@ usage: kite-sim [--nodes 10,100,1000] [--packets 1400,65000] [--updates 20]
 
   --nodes     cluster sizes to measure (default 10,100,1000)
   --packets   max_packet_size values (default 1400,65000)
-  --updates   updates timed per run, for the p50/p99 spread (default 20)
-  --crashes   crashes timed per run (default 3)
+  --updates   updates timed per run, for the p50/p99 spread (default 10)
+  --crashes   crashes timed per run (default 2)
   --seed      the simulation seed (default 1)
   --in-process  run every size in this process (memory per node is then
               not measured); by default each size runs in a child process
@@ -93,7 +93,7 @@ fn encode(m: &Measurement, memory: Option<u64>) -> String {
             .join(",")
     };
     format!(
-        "RESULT {} {} {} [{}] [{}] {} {} {} {} {} {} {} {} {}",
+        "RESULT {} {} {} [{}] [{}] {} {} {} {} {} {} {} {} {} {}",
         m.n,
         m.packet_size,
         m.formation_rounds,
@@ -108,6 +108,7 @@ fn encode(m: &Measurement, memory: Option<u64>) -> String {
         m.steady_wall.as_secs_f64(),
         m.wall.as_secs_f64(),
         memory.map_or(-1, |b| b as i64),
+        m.steady_cpu.map_or(-1.0, |c| c.as_secs_f64()),
     )
 }
 
@@ -136,6 +137,11 @@ fn decode(line: &str) -> Option<(Measurement, Option<u64>)> {
         steady_rounds: f[10].parse().ok()?,
         steady_wall: secs(f[11]),
         wall: secs(f[12]),
+        steady_cpu: f
+            .get(14)
+            .and_then(|c| c.parse::<f64>().ok())
+            .filter(|c| *c >= 0.0)
+            .map(std::time::Duration::from_secs_f64),
     };
     Some((m, u64::try_from(memory).ok()))
 }

@@ -38,9 +38,9 @@ use crate::{InvariantConfig, LinkModel, NetworkModel, Sim};
 pub struct Options {
     /// The run's seed.
     pub seed: u64,
-    /// Updates timed (p50 and p99 are taken over them). Default 20.
+    /// Updates timed (p50 and p99 are taken over them). Default 10.
     pub spread_repetitions: usize,
-    /// Crashes timed. Default 3.
+    /// Crashes timed. Default 2.
     pub crash_repetitions: usize,
     /// The network's links. Default: [`LinkModel::lan`] (1 ms ± 1 ms).
     pub link: LinkModel,
@@ -53,8 +53,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             seed: 1,
-            spread_repetitions: 20,
-            crash_repetitions: 3,
+            spread_repetitions: 10,
+            crash_repetitions: 2,
             link: LinkModel::lan(),
             warm_up: Duration::from_secs(20),
         }
@@ -88,6 +88,10 @@ pub struct Measurement {
     pub steady_rounds: f64,
     /// Wall time of the steady-state phase (spread and detection).
     pub steady_wall: Duration,
+    /// CPU time of this process in the steady-state phase, where the OS
+    /// tells it (Linux); unlike wall time it does not grow when other
+    /// processes share the cores.
+    pub steady_cpu: Option<Duration>,
     /// Wall time of the whole run.
     pub wall: Duration,
 }
@@ -95,11 +99,32 @@ pub struct Measurement {
 impl Measurement {
     /// Wall time per 100 gossip rounds of the steady state.
     pub fn wall_per_100_rounds(&self) -> Duration {
+        self.per_100_rounds(self.steady_wall)
+    }
+
+    /// CPU time per 100 gossip rounds of the steady state, if measured.
+    pub fn cpu_per_100_rounds(&self) -> Option<Duration> {
+        self.steady_cpu.map(|cpu| self.per_100_rounds(cpu))
+    }
+
+    fn per_100_rounds(&self, time: Duration) -> Duration {
         if self.steady_rounds <= 0.0 {
             return Duration::ZERO;
         }
-        self.steady_wall.mul_f64(100.0 / self.steady_rounds)
+        time.mul_f64(100.0 / self.steady_rounds)
     }
+}
+
+/// User plus system CPU time of this process, from `/proc/self/stat`
+/// (Linux; `None` elsewhere). Assumes the usual 100 ticks per second.
+fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// The ideal push-pull reference for spreading one update to `n` nodes:
@@ -241,6 +266,7 @@ pub fn measure(
     let _ = sim.take_events();
 
     let steady_start = (sim.now(), sim.metrics().clone(), Instant::now());
+    let cpu_start = process_cpu_time();
     let mut rng = SeededRng::from_seed_u64(options.seed ^ 0x5eed);
     let mut false_downs = 0u64;
     let mut crashed: BTreeSet<NodeId> = BTreeSet::new();
@@ -323,6 +349,9 @@ pub fn measure(
         largest_datagram: after.largest_datagram(),
         steady_rounds,
         steady_wall: wall0.elapsed(),
+        steady_cpu: process_cpu_time()
+            .zip(cpu_start)
+            .map(|(end, start)| end.saturating_sub(start)),
         wall: wall.elapsed(),
     }
 }
@@ -332,9 +361,9 @@ pub fn measure(
 pub fn table(rows: &[(Measurement, Option<u64>)]) -> String {
     let mut out = String::new();
     out.push_str(
-        "| N | packet | formation (rounds) | update spread p50 / p99 (rounds) | push-pull ref | crash seen down by all (rounds, median) | false downs | datagram B/node/round | datagrams/node/round | stream B/node/round | largest datagram | memory/node | wall (run) | wall / 100 rounds |\n",
+        "| N | packet | formation (rounds) | update spread p50 / p99 (rounds) | push-pull ref | crash seen down by all (rounds, median) | false downs | datagram B/node/round | datagrams/node/round | stream B/node/round | largest datagram | memory/node | wall (run) | wall / 100 rounds | CPU / 100 rounds |\n",
     );
-    out.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    out.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (m, memory) in rows {
         let memory = match memory {
             Some(bytes) => format!("{:.0} KiB", *bytes as f64 / 1024.0),
@@ -342,7 +371,7 @@ pub fn table(rows: &[(Measurement, Option<u64>)]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.1} / {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.2} | {:.0} | {} | {} | {:.1} s | {:.1} s |",
+            "| {} | {} | {:.0} | {:.1} / {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.2} | {:.0} | {} | {} | {:.1} s | {:.1} s | {} |",
             m.n,
             m.packet_size,
             m.formation_rounds,
@@ -358,6 +387,11 @@ pub fn table(rows: &[(Measurement, Option<u64>)]) -> String {
             memory,
             m.wall.as_secs_f64(),
             m.wall_per_100_rounds().as_secs_f64(),
+            m.cpu_per_100_rounds()
+                .map_or("n/a".to_owned(), |cpu| format!(
+                    "{:.1} s",
+                    cpu.as_secs_f64()
+                )),
         );
     }
     out
