@@ -7,7 +7,9 @@
 //!
 //! This crate only carries bytes and time between the sockets and the core;
 //! every protocol decision is made by [`kite_proto`], and everything an
-//! adapter needs that involves no I/O lives in [`kite_proto::driver`].
+//! adapter needs that involves no I/O lives in [`kite_proto::driver`]. The
+//! same node runs on async-std or smol with `kite-async-std`, whose API,
+//! options, events and errors are these.
 //!
 //! ```
 //! use std::time::Duration;
@@ -36,8 +38,7 @@
 //! drains the core, with one timer reset to the core's next deadline), the
 //! UDP receive loop (64 KiB buffer, whatever `max_packet_size` says), and
 //! the TCP accept loop (one task per inbound stream, at most
-//! [`MAX_INBOUND_STREAMS`] at once). The same node runs on async-std or smol
-//! with `kite-async-std`, whose API is this one. Outbound stream exchanges and DNS
+//! [`MAX_INBOUND_STREAMS`] at once). Outbound stream exchanges and DNS
 //! lookups run as tasks of their own. The stream timeout applies to each of
 //! connect, write and read, and frames over `max_frame_len` are refused
 //! before anything is allocated for them.
