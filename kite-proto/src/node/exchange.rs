@@ -265,7 +265,7 @@ impl Node {
         }
         if let Some(recent) = recent {
             let news = front;
-            for i in front..peers.len() {
+            for i in news..peers.len() {
                 if peers[i].1.changed > recent {
                     peers.swap(front, i);
                     front += 1;
