@@ -34,7 +34,15 @@
 //! rendering of everything that happened, so tests can assert that a seed
 //! replays identically. [`for_each_seed`] runs a scenario over many seeds and,
 //! when one fails, prints it with the reason and a trace; setting
-//! `KITE_SIM_SEED` replays just that seed.
+//! `KITE_SIM_SEED` replays just that seed:
+//!
+//! ```text
+//! KITE_SIM_SEED=15 cargo test -p kite-sim --test chaos
+//! ```
+//!
+//! A [`Failure`] shows the seed, the simulated time, the broken invariant,
+//! every command and fault of the run with its time, and the last events
+//! concerning the nodes involved.
 //!
 //! ## Invariants
 //!
