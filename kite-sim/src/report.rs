@@ -154,6 +154,17 @@ struct Phase<'a> {
 }
 
 impl Phase<'_> {
+    /// Runs for `duration`, counting false downs.
+    fn settle(&mut self, sim: &mut Sim, duration: Duration) {
+        sim.run_for(duration)
+            .unwrap_or_else(|f| panic!("the measured run broke an invariant:\n{f}"));
+        let events = sim.take_events();
+        *self.false_downs += events
+            .iter()
+            .filter(|e| matches!(&e.event, Event::NodeDown { id } if !self.crashed.contains(id)))
+            .count() as u64;
+    }
+
     /// Runs until `target` hosts emitted an event matching `matches`;
     /// returns the time the last of them did, or `None` after `limit`.
     fn run(
@@ -296,13 +307,7 @@ pub fn measure(
         };
         spread_rounds.push(rounds(done.saturating_since(t0)));
         // Let it settle so repetitions do not overlap.
-        phase.run(
-            &mut sim,
-            usize::MAX,
-            Duration::from_secs(2),
-            progress,
-            |_| false,
-        );
+        phase.settle(&mut sim, Duration::from_secs(2));
     }
 
     let mut detection_rounds = Vec::new();
