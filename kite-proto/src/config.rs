@@ -81,15 +81,50 @@ impl Config {
         }
     }
 
-    /// Checks that the options can work together.
+    /// Checks that the options can work together: `max_packet_size` within
+    /// [`MIN_PACKET_SIZE`]`..=`[`MAX_PACKET_SIZE`]; `gossip_interval` above
+    /// zero and at most an hour; `node_expiry` and `dns_refresh_interval`
+    /// at least a millisecond and at most a year; a fanout and a compaction
+    /// threshold of at least 1; a finite positive suspicion threshold; and
+    /// consistent [`Limits`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(MIN_PACKET_SIZE..=MAX_PACKET_SIZE).contains(&self.max_packet_size) {
             return Err(ConfigError::PacketSize {
                 size: self.max_packet_size,
             });
         }
-        if self.gossip_interval.is_zero() {
-            return Err(ConfigError::ZeroGossipInterval);
+        const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+        let intervals = [
+            (
+                "gossip_interval",
+                self.gossip_interval,
+                Duration::from_micros(1),
+                Duration::from_secs(3600),
+                "(0, 1 hour]",
+            ),
+            (
+                "node_expiry",
+                self.node_expiry,
+                Duration::from_millis(1),
+                YEAR,
+                "[1 ms, 1 year]",
+            ),
+            (
+                "dns_refresh_interval",
+                self.dns_refresh_interval,
+                Duration::from_millis(1),
+                YEAR,
+                "[1 ms, 1 year]",
+            ),
+        ];
+        for (option, value, min, max, range) in intervals {
+            if value < min || value > max {
+                return Err(ConfigError::Interval {
+                    option,
+                    value,
+                    range,
+                });
+            }
         }
         if self.gossip_fanout == 0 {
             return Err(ConfigError::ZeroFanout);

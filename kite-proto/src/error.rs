@@ -37,8 +37,16 @@ pub enum ConfigError {
         /// The configured size.
         size: usize,
     },
-    /// `gossip_interval` is zero.
-    ZeroGossipInterval,
+    /// A duration option is outside the range it can work in (see
+    /// [`crate::Config::validate`]).
+    Interval {
+        /// The option's name.
+        option: &'static str,
+        /// The configured value.
+        value: core::time::Duration,
+        /// The accepted range, for the message.
+        range: &'static str,
+    },
     /// `gossip_fanout` is zero.
     ZeroFanout,
     /// `suspicion_threshold` is not a finite number above zero.
@@ -72,7 +80,11 @@ impl fmt::Display for ConfigError {
                 crate::MIN_PACKET_SIZE,
                 crate::MAX_PACKET_SIZE
             ),
-            ConfigError::ZeroGossipInterval => f.write_str("gossip_interval must be above zero"),
+            ConfigError::Interval {
+                option,
+                value,
+                range,
+            } => write!(f, "{option} of {value:?} is outside {range}"),
             ConfigError::ZeroFanout => f.write_str("gossip_fanout must be at least 1"),
             ConfigError::SuspicionThreshold { threshold } => write!(
                 f,

@@ -182,10 +182,21 @@ fn invalid_configs_are_typed_errors() {
         check(&|c| c.max_packet_size = 70_000),
         ConfigError::PacketSize { size: 70_000 }
     );
-    assert_eq!(
-        check(&|c| c.gossip_interval = Duration::ZERO),
-        ConfigError::ZeroGossipInterval
-    );
+    type Tweak<'a> = &'a dyn Fn(&mut Config);
+    let intervals: [(&str, Tweak); 4] = [
+        ("gossip_interval", &|c| c.gossip_interval = Duration::ZERO),
+        ("gossip_interval", &|c| c.gossip_interval = Duration::MAX),
+        ("node_expiry", &|c| c.node_expiry = Duration::ZERO),
+        ("dns_refresh_interval", &|c| {
+            c.dns_refresh_interval = Duration::MAX
+        }),
+    ];
+    for (option, bad) in intervals {
+        assert!(
+            matches!(check(bad), ConfigError::Interval { option: o, .. } if o == option),
+            "{option}"
+        );
+    }
     assert_eq!(check(&|c| c.gossip_fanout = 0), ConfigError::ZeroFanout);
     assert!(matches!(
         check(&|c| c.suspicion_threshold = f64::NAN),
