@@ -4,6 +4,7 @@
 use core::net::SocketAddr;
 
 use crate::error::DecodeError;
+use crate::fuzzing::mutate::{delta_mut, digest_mut};
 use crate::fuzzing::node::check_output;
 use crate::state::UpdateRef;
 use crate::wire::size::{digest_entry_len, node_header_len};
@@ -146,7 +147,7 @@ pub fn roundtrip(msg: &Message) {
     assert_eq!(bytes[1], msg.type_byte());
     // IPv6 flow information and scope ids are not carried (see `wire`).
     let mut m = msg.clone();
-    if let Some(delta) = delta_of(&mut m) {
+    if let Some(delta) = delta_mut(&mut m) {
         for node in &mut delta.nodes {
             if let SocketAddr::V6(v6) = &mut node.addr {
                 v6.set_flowinfo(0);
@@ -155,13 +156,13 @@ pub fn roundtrip(msg: &Message) {
         }
     }
     assert_eq!(wire::decode(&bytes), Ok(m.clone()), "no round trip");
-    if let Some(digest) = digest_of(&mut m) {
+    if let Some(digest) = digest_mut(&mut m) {
         for entry in &digest.entries {
             let real = postcard_len(entry);
             assert_eq!(digest_entry_len(entry), real, "digest entry {entry:?}");
         }
     }
-    if let Some(delta) = delta_of(&mut m) {
+    if let Some(delta) = delta_mut(&mut m) {
         for node in &delta.nodes {
             let header = node_header_len(&node.id, &node.addr, node.heartbeat, node.from_version);
             let mut empty = node.clone();
@@ -191,24 +192,4 @@ pub fn roundtrip(msg: &Message) {
 
 fn postcard_len<T: serde::Serialize>(value: &T) -> usize {
     postcard::experimental::serialized_size(value).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn digest_of(msg: &mut Message) -> Option<&mut Digest> {
-    match msg {
-        Message::DigestRequest { digest, .. }
-        | Message::DigestResponse { digest, .. }
-        | Message::JoinRequest { digest, .. } => Some(digest),
-        _ => None,
-    }
-}
-
-fn delta_of(msg: &mut Message) -> Option<&mut Delta> {
-    match msg {
-        Message::DigestResponse { delta, .. }
-        | Message::Delta { delta, .. }
-        | Message::JoinRequest { delta, .. }
-        | Message::JoinResponse { delta, .. }
-        | Message::Push { delta, .. } => Some(delta),
-        _ => None,
-    }
 }

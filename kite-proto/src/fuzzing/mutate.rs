@@ -326,7 +326,8 @@ fn pick(i: u8, len: usize) -> Option<usize> {
     (len > 0).then(|| usize::from(i) % len)
 }
 
-fn delta_mut(msg: &mut Message) -> Option<&mut Delta> {
+/// The delta a message carries, if any.
+pub(super) fn delta_mut(msg: &mut Message) -> Option<&mut Delta> {
     match msg {
         Message::DigestResponse { delta, .. }
         | Message::Delta { delta, .. }
@@ -337,7 +338,8 @@ fn delta_mut(msg: &mut Message) -> Option<&mut Delta> {
     }
 }
 
-fn digest_mut(msg: &mut Message) -> Option<&mut Digest> {
+/// The digest a message carries, if any.
+pub(super) fn digest_mut(msg: &mut Message) -> Option<&mut Digest> {
     match msg {
         Message::DigestRequest { digest, .. }
         | Message::DigestResponse { digest, .. }
