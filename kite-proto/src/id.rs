@@ -31,48 +31,101 @@ const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// assert!("".parse::<NodeId>().is_err());
 /// # Ok::<(), kite_proto::NodeIdError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeId(String);
+///
+/// The bytes are stored inline (no heap allocation), so ids are cheap to
+/// decode, clone and compare: the protocol handles one per digest entry.
+#[derive(Clone)]
+pub struct NodeId {
+    len: u8,
+    bytes: [u8; MAX_NODE_ID_LEN],
+}
 
 impl NodeId {
     /// Checks and wraps `id`.
-    pub fn new(id: impl Into<String>) -> Result<Self, NodeIdError> {
-        let id = id.into();
+    pub fn new(id: impl AsRef<str>) -> Result<Self, NodeIdError> {
+        let id = id.as_ref();
         if id.is_empty() {
             return Err(NodeIdError::Empty);
         }
         if id.len() > MAX_NODE_ID_LEN {
             return Err(NodeIdError::TooLong { len: id.len() });
         }
-        Ok(NodeId(id))
+        Ok(NodeId::inline(id.as_bytes()))
+    }
+
+    /// Stores `bytes`: whole UTF-8 of 1 to [`MAX_NODE_ID_LEN`] bytes.
+    fn inline(bytes: &[u8]) -> Self {
+        let mut id = NodeId {
+            len: bytes.len() as u8,
+            bytes: [0; MAX_NODE_ID_LEN],
+        };
+        id.bytes[..bytes.len()].copy_from_slice(bytes);
+        id
     }
 
     /// A random id of 9 lowercase letters and digits drawn from `rng`.
     pub fn random(rng: &mut (impl RngCore + ?Sized)) -> Self {
-        let id = (0..RANDOM_NODE_ID_LEN)
-            .map(|_| {
-                let i = (rng.next_u32() as usize) % ALPHABET.len();
-                char::from(ALPHABET[i])
-            })
-            .collect();
-        NodeId(id)
+        let mut bytes = [0u8; RANDOM_NODE_ID_LEN];
+        for b in &mut bytes {
+            *b = ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()];
+        }
+        NodeId::inline(&bytes)
     }
 
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Always valid: the bytes are copied whole from a `str`.
+        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// Length in bytes.
+    pub(crate) fn byte_len(&self) -> usize {
+        usize::from(self.len)
+    }
+}
+
+impl PartialEq for NodeId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for NodeId {}
+
+impl PartialOrd for NodeId {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Ordered as the strings are.
+impl Ord for NodeId {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl core::hash::Hash for NodeId {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes: the bytes, then a terminator.
+        state.write(self.as_bytes());
+        state.write_u8(0xff);
     }
 }
 
 impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -86,13 +139,13 @@ impl FromStr for NodeId {
 
 impl AsRef<str> for NodeId {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl Serialize for NodeId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -104,7 +157,7 @@ impl<'a> arbitrary::Arbitrary<'a> for NodeId {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         let pick: u8 = u.arbitrary()?;
         if pick < 0xc0 {
-            return Ok(NodeId(format!("n{}", pick % 8)));
+            return Ok(NodeId::inline(format!("n{}", pick % 8).as_bytes()));
         }
         let s: &str = u.arbitrary()?;
         let mut end = s.len().min(MAX_NODE_ID_LEN);
@@ -112,9 +165,9 @@ impl<'a> arbitrary::Arbitrary<'a> for NodeId {
             end -= 1;
         }
         if end == 0 {
-            return Ok(NodeId(format!("n{}", pick % 8)));
+            return Ok(NodeId::inline(format!("n{}", pick % 8).as_bytes()));
         }
-        Ok(NodeId(s[..end].to_owned()))
+        Ok(NodeId::inline(&s.as_bytes()[..end]))
     }
 }
 

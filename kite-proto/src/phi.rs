@@ -2,60 +2,62 @@
 //! exponential inter-arrival model used by Cassandra: after `t` without fresh
 //! evidence, `phi = t / (mean × ln 10)`, that is `-log10` of the probability
 //! that evidence would be this late from a live node.
+//!
+//! The exponential model needs only the mean inter-arrival time. It is the
+//! plain mean of the first [`WINDOW`] intervals, then an exponentially
+//! weighted one with the same weight `1 / WINDOW` per new interval, so the
+//! detector takes a few words per node instead of a window of samples (a
+//! node tracks every other node, and a window of 100 samples per peer was
+//! most of a large cluster's memory traffic).
 
 use core::time::Duration;
-use std::collections::VecDeque;
 
 use crate::time::Timestamp;
 
-/// Inter-arrival samples kept per node.
-const WINDOW: usize = 100;
+/// How many intervals the mean is taken over (the weight of a new one is
+/// `1 / WINDOW` once that many arrived).
+const WINDOW: u32 = 100;
 
 /// The smallest mean interval used, so a burst of evidence cannot make the
 /// detector hair-triggered.
-const MIN_MEAN_MICROS: u64 = 1_000;
+const MIN_MEAN_MICROS: f64 = 1_000.0;
 
 /// Arrival history of one node's liveness evidence.
 #[derive(Clone, Debug)]
 pub(crate) struct PhiDetector {
     last: Timestamp,
-    intervals: VecDeque<u64>,
-    sum: u64,
+    /// Mean inter-arrival time, in microseconds.
+    mean: f64,
+    /// Intervals in `mean` (the prior included), up to `WINDOW`.
+    samples: u32,
 }
 
 impl PhiDetector {
     /// A detector whose first evidence arrived at `now`, primed with one
     /// interval of `prior` (the gossip interval) until real samples arrive.
     pub(crate) fn new(now: Timestamp, prior: Duration) -> Self {
-        let prior = u64::try_from(prior.as_micros()).unwrap_or(u64::MAX);
         PhiDetector {
             last: now,
-            intervals: VecDeque::from([prior]),
-            sum: prior,
+            mean: prior.as_micros() as f64,
+            samples: 1,
         }
     }
 
     /// Records fresh evidence at `now`.
     pub(crate) fn record(&mut self, now: Timestamp) {
-        let interval = now.saturating_since(self.last).as_micros() as u64;
-        if interval == 0 {
+        let interval = now.saturating_since(self.last).as_micros() as f64;
+        if interval == 0.0 {
             return;
         }
         self.last = now;
-        if self.intervals.len() == WINDOW
-            && let Some(old) = self.intervals.pop_front()
-        {
-            self.sum -= old;
-        }
-        self.intervals.push_back(interval);
-        self.sum += interval;
+        self.samples = (self.samples + 1).min(WINDOW);
+        self.mean += (interval - self.mean) / f64::from(self.samples);
     }
 
     /// The suspicion level at `now`.
     pub(crate) fn phi(&self, now: Timestamp) -> f64 {
         let elapsed = now.saturating_since(self.last).as_micros() as f64;
-        let mean = (self.sum / self.intervals.len().max(1) as u64).max(MIN_MEAN_MICROS);
-        elapsed / (mean as f64 * core::f64::consts::LN_10)
+        elapsed / (self.mean.max(MIN_MEAN_MICROS) * core::f64::consts::LN_10)
     }
 
     /// Forgives a gap that was the local node's own stall: evidence that
@@ -83,6 +85,25 @@ mod tests {
         // 20 is crossed after about 46 mean intervals.
         assert!(d.phi(last + Duration::from_secs(22)) < 20.0);
         assert!(d.phi(last + Duration::from_secs(24)) > 20.0);
+    }
+
+    #[test]
+    fn the_mean_is_plain_at_first_then_follows_recent_intervals() {
+        let mut d = PhiDetector::new(Timestamp::ZERO, Duration::from_millis(500));
+        let mut now = Timestamp::ZERO;
+        for _ in 0..3 {
+            now = now + Duration::from_millis(1_100);
+            d.record(now);
+        }
+        // (500 + 3 × 1100) / 4 ms: the prior still counts as one interval.
+        assert!((d.mean - 950_000.0).abs() < 1e-6);
+        for _ in 0..1_000 {
+            now = now + Duration::from_millis(200);
+            d.record(now);
+        }
+        assert!((d.mean - 200_000.0).abs() < 100.0, "{}", d.mean);
+        // Evidence twice as frequent halves the time to the same phi.
+        assert!(d.phi(now + Duration::from_secs(10)) > 20.0);
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl Node {
             state_bytes: bytes,
             log_slots: slots,
         };
-        for (id, peer) in &self.peers {
+        for (id, peer) in self.peers.iter() {
             let (bytes, slots) = peer
                 .state
                 .audit()

@@ -5,12 +5,12 @@ use core::net::SocketAddr;
 use std::collections::BTreeSet;
 
 use super::Node;
+use super::peers::{Slot, Whom};
 use super::streams::Pending;
 use crate::event::NodeStatus;
-use crate::id::NodeId;
 use crate::rng;
 use crate::time::Timestamp;
-use crate::wire::size::{MAX_COUNT_LEN, digest_entry_len, id_len, node_header_len};
+use crate::wire::size::{MAX_COUNT_LEN, digest_entry_len, id_len, node_header_len, varint};
 use crate::wire::{Delta, Digest, DigestEntry, HEADER_LEN, Message, NodeDelta};
 
 /// For how many gossip rounds a node whose state changed here is listed
@@ -22,7 +22,7 @@ pub(super) const MAX_PUSHES: usize = 4;
 
 /// One node the receiver lacks something of.
 struct Candidate {
-    id: NodeId,
+    whom: Whom,
     from: u64,
     /// The receiver does not know the node at all.
     new: bool,
@@ -61,10 +61,9 @@ impl Node {
         }
         let mut targets = rng::sample(&mut *self.rng, &alive, self.config.gossip_fanout);
         targets.extend(rng::sample(&mut *self.rng, &down, 1));
-        let heard: BTreeSet<SocketAddr> = alive.into_iter().collect();
         let me = self.config.advertise_addr;
         for seed in self.seed_addrs() {
-            if seed != me && !heard.contains(&seed) && !targets.contains(&seed) {
+            if seed != me && !targets.contains(&seed) && !alive.contains(&seed) {
                 targets.push(seed);
             }
         }
@@ -89,21 +88,24 @@ impl Node {
     pub(super) fn on_datagram(&mut self, now: Timestamp, from: SocketAddr, msg: Message) {
         match msg {
             Message::DigestRequest { digest, .. } => {
-                self.observe_digest(now, &digest);
+                let whom = self.observe_digest(now, &digest);
                 let room = self.datagram_room() - 2 * MAX_COUNT_LEN - 1;
                 let reserve = self.digest_len(room / 2);
-                let (delta, used, complete) = self.delta_for(&digest, room - reserve);
+                let (delta, used, complete) = self.delta_for(&digest, &whom, room - reserve);
                 // Name first what we lack of what the requester listed, so
                 // its closing delta brings it (DESIGN §3).
-                let lacking: Vec<NodeId> = digest
+                let lacking: Vec<Slot> = digest
                     .entries
                     .iter()
-                    .filter(|e| {
-                        self.peers
-                            .get(&e.id)
-                            .is_some_and(|p| p.state.version() < e.version)
+                    .zip(&whom)
+                    .filter_map(|(entry, whom)| match *whom {
+                        Whom::Peer(slot)
+                            if self.peers.at(slot).1.state.version() < entry.version =>
+                        {
+                            Some(slot)
+                        }
+                        _ => None,
                     })
-                    .map(|e| e.id.clone())
                     .collect();
                 let digest_out = self.news_digest(now, room - used, &lacking);
                 let msg = Message::DigestResponse {
@@ -113,14 +115,14 @@ impl Node {
                 };
                 self.transmit(from, &msg);
                 if !complete {
-                    self.push(from, &digest);
+                    self.push(from, &digest, &whom);
                 }
             }
             Message::DigestResponse { delta, digest, .. } => {
                 self.apply_delta(now, delta);
-                self.observe_digest(now, &digest);
-                let (delta, _, complete) =
-                    self.delta_for(&digest, self.datagram_room() - MAX_COUNT_LEN);
+                let whom = self.observe_digest(now, &digest);
+                let room = self.datagram_room() - MAX_COUNT_LEN;
+                let (delta, _, complete) = self.delta_for(&digest, &whom, room);
                 if !delta.nodes.is_empty() {
                     let msg = Message::Delta {
                         from: self.id.clone(),
@@ -129,7 +131,7 @@ impl Node {
                     self.transmit(from, &msg);
                 }
                 if !complete {
-                    self.push(from, &digest);
+                    self.push(from, &digest, &whom);
                 }
             }
             Message::Delta { delta, .. } => self.apply_delta(now, delta),
@@ -140,11 +142,11 @@ impl Node {
     /// Sends over a stream what the owner of `digest` lacks, when it did not
     /// all fit a datagram (a large value, a node far behind). One push per
     /// peer and a few in all at a time.
-    fn push(&mut self, to: SocketAddr, digest: &Digest) {
+    fn push(&mut self, to: SocketAddr, digest: &Digest, whom: &[Whom]) {
         if self.pushes.contains(&to) || self.pushes.len() >= MAX_PUSHES {
             return;
         }
-        let (delta, _, _) = self.delta_for(digest, self.frame_room() - MAX_COUNT_LEN);
+        let (delta, _, _) = self.delta_for(digest, whom, self.frame_room() - MAX_COUNT_LEN);
         let msg = Message::Push {
             from: self.id.clone(),
             delta,
@@ -160,31 +162,17 @@ impl Node {
 
     /// Encoded length of our whole digest's entries, counted up to `cap`.
     fn digest_len(&self, cap: usize) -> usize {
-        let mut total = 0;
-        for entry in self.digest_entries() {
-            total += digest_entry_len(&entry);
+        let mut total: usize = self.leading_entries().map(|e| digest_entry_len(&e)).sum();
+        // Down peers are left out of digests (see `digest_naming`).
+        for (id, peer) in self.peers.iter() {
             if total >= cap {
                 return cap;
             }
+            if peer.status != NodeStatus::Down {
+                total += id_len(id) + varint(peer.heartbeat) + varint(peer.state.version());
+            }
         }
-        total
-    }
-
-    /// Our entry, then the ids we want, then every known node.
-    fn digest_entries(&self) -> impl Iterator<Item = DigestEntry> + '_ {
-        // Down peers are left out: advertising them would make nodes that
-        // lack them ask for them and admit them afresh, restarting their
-        // detection and expiry (the resurrection of DESIGN §8).
-        let known = self
-            .peers
-            .iter()
-            .filter(|(_, peer)| peer.status != NodeStatus::Down)
-            .map(|(id, peer)| DigestEntry {
-                id: id.clone(),
-                heartbeat: peer.heartbeat,
-                version: peer.state.version(),
-            });
-        self.leading_entries().chain(known)
+        total.min(cap)
     }
 
     /// Our own entry and the ids whose state we want.
@@ -213,19 +201,14 @@ impl Node {
     /// first are those in `lacking` (state we lack and want sent back),
     /// then those whose state changed here in the last rounds, newest first,
     /// so a truncated digest still offers the news.
-    fn news_digest(&mut self, now: Timestamp, room: usize, lacking: &[NodeId]) -> Digest {
+    fn news_digest(&mut self, now: Timestamp, room: usize, lacking: &[Slot]) -> Digest {
         let recent = now - self.config.gossip_interval * NEWS_ROUNDS;
         self.digest_naming(room, lacking, Some(recent))
     }
 
     /// The digest: leading entries, then `first`, then nodes changed after
     /// `recent` (newest first), then the rest in random order.
-    fn digest_naming(
-        &mut self,
-        room: usize,
-        first: &[NodeId],
-        recent: Option<Timestamp>,
-    ) -> Digest {
+    fn digest_naming(&mut self, room: usize, first: &[Slot], recent: Option<Timestamp>) -> Digest {
         if self.local.is_left() {
             // No longer a member: its views of others are frozen and stale,
             // so it names only itself (askers then learn that it left).
@@ -247,39 +230,43 @@ impl Node {
                 complete = false;
             }
         }
-        // Down peers are left out, as in `digest_entries`.
-        let mut peers: Vec<_> = self
-            .peers
-            .iter()
-            .filter(|(_, peer)| peer.status != NodeStatus::Down)
+        // Down peers are left out: advertising them would make nodes that
+        // lack them ask for them and admit them afresh, restarting their
+        // detection and expiry (the resurrection of DESIGN §8).
+        let peers = &self.peers;
+        let mut order: Vec<Slot> = (0..peers.len())
+            .filter(|&slot| peers.at(slot).1.status != NodeStatus::Down)
             .collect();
         let mut front = 0;
         if !first.is_empty() {
-            let first: BTreeSet<&NodeId> = first.iter().collect();
-            for i in 0..peers.len() {
-                if first.contains(peers[i].0) {
-                    peers.swap(front, i);
+            let mut is_first = vec![false; peers.len()];
+            for &slot in first {
+                is_first[slot] = true;
+            }
+            for i in 0..order.len() {
+                if is_first[order[i]] {
+                    order.swap(front, i);
                     front += 1;
                 }
             }
         }
         if let Some(recent) = recent {
             let news = front;
-            for i in news..peers.len() {
-                if peers[i].1.changed > recent {
-                    peers.swap(front, i);
+            for i in news..order.len() {
+                if peers.at(order[i]).1.changed > recent {
+                    order.swap(front, i);
                     front += 1;
                 }
             }
-            peers[news..front].sort_by_key(|(_, peer)| core::cmp::Reverse(peer.changed));
+            order[news..front].sort_by_key(|&slot| core::cmp::Reverse(peers.at(slot).1.changed));
         }
-        for i in 0..peers.len() {
+        for i in 0..order.len() {
             if i >= front {
                 // A partial Fisher-Yates shuffle: only the listed nodes are drawn.
-                let j = i + rng::index(&mut *self.rng, peers.len() - i);
-                peers.swap(i, j);
+                let j = i + rng::index(&mut *self.rng, order.len() - i);
+                order.swap(i, j);
             }
-            let (id, peer) = peers[i];
+            let (id, peer) = self.peers.at(order[i]);
             let entry = DigestEntry {
                 id: id.clone(),
                 heartbeat: peer.heartbeat,
@@ -301,32 +288,40 @@ impl Node {
     /// in version order so a truncated node is still a valid prefix.
     /// Returns the delta, the bytes it uses beyond its count, and whether
     /// everything the receiver lacks is in it.
-    pub(super) fn delta_for(&mut self, digest: &Digest, room: usize) -> (Delta, usize, bool) {
-        let mut candidates = self.candidates(digest);
+    pub(super) fn delta_for(
+        &mut self,
+        digest: &Digest,
+        whom: &[Whom],
+        room: usize,
+    ) -> (Delta, usize, bool) {
+        let mut candidates = self.candidates(digest, whom);
         rng::shuffle(&mut *self.rng, &mut candidates);
         candidates.sort_by_key(|c| core::cmp::Reverse((c.new, c.gap)));
+        let left = self.local.is_left();
         let mut nodes = Vec::new();
         let mut used = 0;
         let mut complete = true;
         for candidate in candidates {
-            if candidate.id != self.id && self.local.is_left() {
+            let (id, addr, heartbeat, state) = match candidate.whom {
+                Whom::Local => (
+                    &self.id,
+                    self.config.advertise_addr,
+                    self.heartbeat,
+                    &self.local,
+                ),
                 // A left node spreads only its own (left) state, never its
                 // stale views of others.
-                continue;
-            }
-            let (addr, heartbeat, state) = if candidate.id == self.id {
-                (self.config.advertise_addr, self.heartbeat, &self.local)
-            } else {
-                match self.peers.get(&candidate.id) {
+                Whom::Peer(_) | Whom::Unknown if left => continue,
+                Whom::Peer(slot) => match self.peers.at(slot) {
                     // Introduce to a node that lacks it only a node that
                     // left (so the receiver learns it) or one we have fresh
                     // evidence for, never a down or stale one.
-                    Some(peer) if candidate.new && !introducible(peer) => continue,
-                    Some(peer) => (peer.addr, peer.heartbeat, &peer.state),
-                    None => continue,
-                }
+                    (_, peer) if candidate.new && !introducible(peer) => continue,
+                    (id, peer) => (id, peer.addr, peer.heartbeat, &peer.state),
+                },
+                Whom::Unknown => continue,
             };
-            let header = node_header_len(&candidate.id, &addr, heartbeat, candidate.from);
+            let header = node_header_len(id, &addr, heartbeat, candidate.from);
             if used + header > room {
                 complete = false;
                 continue;
@@ -347,7 +342,7 @@ impl Node {
             }
             used += size;
             nodes.push(NodeDelta {
-                id: candidate.id,
+                id: id.clone(),
                 addr,
                 heartbeat,
                 from_version: candidate.from,
@@ -357,28 +352,29 @@ impl Node {
         (Delta { nodes }, used, complete)
     }
 
-    fn candidates(&self, digest: &Digest) -> Vec<Candidate> {
+    /// The nodes the owner of `digest` lacks something of, each once.
+    fn candidates(&self, digest: &Digest, whom: &[Whom]) -> Vec<Candidate> {
         let mut out = Vec::new();
-        let mut mentioned = BTreeSet::new();
-        for entry in &digest.entries {
+        // One mark per peer slot, and the last for the local node.
+        let local = self.peers.len();
+        let mut mentioned = vec![false; local + 1];
+        for (entry, &named) in digest.entries.iter().zip(whom) {
+            let (mark, ours) = match named {
+                Whom::Local => (local, self.local.version()),
+                Whom::Peer(slot) => (slot, self.peers.at(slot).1.state.version()),
+                Whom::Unknown => continue,
+            };
             // A node listed twice is answered once: duplicates would only
             // repeat the same updates, inflating the reply.
-            if !mentioned.insert(&entry.id) {
+            if mentioned[mark] {
                 continue;
             }
-            let ours = if entry.id == self.id {
-                Some(self.local.version())
-            } else {
-                self.peers.get(&entry.id).map(|peer| peer.state.version())
-            };
-            let Some(ours) = ours else {
-                continue;
-            };
+            mentioned[mark] = true;
             let new = entry.heartbeat == 0;
             let from = if new { 0 } else { entry.version };
             if new || ours > from {
                 out.push(Candidate {
-                    id: entry.id.clone(),
+                    whom: named,
                     from,
                     new,
                     gap: ours.saturating_sub(from),
@@ -386,16 +382,12 @@ impl Node {
             }
         }
         if digest.complete {
-            let unmentioned = core::iter::once((&self.id, self.local.version()))
-                .chain(
-                    self.peers
-                        .iter()
-                        .map(|(id, peer)| (id, peer.state.version())),
-                )
-                .filter(|(id, _)| !mentioned.contains(id));
-            for (id, version) in unmentioned {
+            let versions = (0..local)
+                .map(|slot| (Whom::Peer(slot), self.peers.at(slot).1.state.version()))
+                .chain(core::iter::once((Whom::Local, self.local.version())));
+            for ((named, version), _) in versions.zip(&mentioned).filter(|(_, seen)| !**seen) {
                 out.push(Candidate {
-                    id: id.clone(),
+                    whom: named,
                     from: 0,
                     new: true,
                     gap: version,
@@ -407,7 +399,7 @@ impl Node {
 }
 
 /// Whether `peer` may be sent to a node that does not know it.
-fn introducible(peer: &super::membership::Peer) -> bool {
+fn introducible(peer: &super::peers::Peer) -> bool {
     match peer.status {
         NodeStatus::Alive => peer.fresh,
         NodeStatus::Down => false,

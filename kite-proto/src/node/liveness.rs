@@ -14,7 +14,7 @@ impl Node {
         let expiry = self.config.node_expiry;
         let mut down: Vec<NodeId> = Vec::new();
         let mut expired: Vec<NodeId> = Vec::new();
-        for (id, peer) in &mut self.peers {
+        for (id, peer) in self.peers.iter_mut() {
             match peer.status {
                 NodeStatus::Alive if peer.detector.phi(now) > threshold => {
                     peer.status = NodeStatus::Down;

@@ -1,45 +1,14 @@
 //! What this node knows about other nodes, and how liveness evidence and
 //! remote state are admitted.
 
-use core::net::SocketAddr;
-
-use super::{Node, owned_entries};
-use crate::event::{Event, NodeStatus, NodeView};
+use super::Node;
+use super::peers::{Peer, Slot, Whom};
+use crate::event::{Event, NodeStatus};
 use crate::id::NodeId;
 use crate::phi::PhiDetector;
 use crate::state::{Change, NodeState};
 use crate::time::Timestamp;
 use crate::wire::{Delta, Digest, NodeDelta, UpdateKind};
-
-/// A remote node.
-pub(super) struct Peer {
-    pub(super) addr: SocketAddr,
-    pub(super) state: NodeState,
-    /// Highest heartbeat seen: the liveness evidence that travels in digests.
-    pub(super) heartbeat: u64,
-    pub(super) status: NodeStatus,
-    /// When `status` last changed.
-    pub(super) since: Timestamp,
-    /// When its state last advanced here (news to offer in digests).
-    pub(super) changed: Timestamp,
-    /// A newer heartbeat arrived since it was admitted. Only such a node is
-    /// introduced to nodes that lack it, so stale state of a dead node
-    /// cannot hop from newcomer to newcomer (DESIGN §8).
-    pub(super) fresh: bool,
-    pub(super) detector: PhiDetector,
-}
-
-impl Peer {
-    pub(super) fn view(&self, id: &NodeId) -> NodeView {
-        NodeView {
-            id: id.clone(),
-            addr: self.addr,
-            status: self.status,
-            version: self.state.version(),
-            entries: owned_entries(&self.state),
-        }
-    }
-}
 
 /// An expired node, remembered so stale gossip cannot bring it back.
 pub(super) struct Forgotten {
@@ -84,10 +53,14 @@ impl Node {
     /// Fresh evidence that `id` is alive when `heartbeat` is newer than any
     /// seen: feeds its detector, or brings it back up.
     pub(super) fn observe_heartbeat(&mut self, now: Timestamp, id: &NodeId, heartbeat: u64) {
+        if let Some(slot) = self.peers.slot(id) {
+            self.observe_heartbeat_at(now, slot, heartbeat);
+        }
+    }
+
+    fn observe_heartbeat_at(&mut self, now: Timestamp, slot: Slot, heartbeat: u64) {
         let interval = self.config.gossip_interval;
-        let Some(peer) = self.peers.get_mut(id) else {
-            return;
-        };
+        let peer = self.peers.at_mut(slot);
         if heartbeat <= peer.heartbeat {
             return;
         }
@@ -99,30 +72,38 @@ impl Node {
                 peer.status = NodeStatus::Alive;
                 peer.since = now;
                 peer.detector = PhiDetector::new(now, interval);
-                self.emit(Event::NodeUp { id: id.clone() });
+                let id = self.peers.at(slot).0.clone();
+                self.emit(Event::NodeUp { id });
             }
             NodeStatus::Left => {}
         }
     }
 
     /// Learns from a digest: heartbeats of known nodes, and the ids of nodes
-    /// we lack, to be asked for in our next digests.
-    pub(super) fn observe_digest(&mut self, now: Timestamp, digest: &Digest) {
+    /// we lack, to be asked for in our next digests. Returns whom each entry
+    /// names, for answering the digest without looking the ids up again.
+    pub(super) fn observe_digest(&mut self, now: Timestamp, digest: &Digest) -> Vec<Whom> {
+        let mut whom = Vec::with_capacity(digest.entries.len());
         for entry in &digest.entries {
-            if entry.id == self.id {
-                continue;
-            }
-            if self.peers.contains_key(&entry.id) {
-                self.observe_heartbeat(now, &entry.id, entry.heartbeat);
-            } else if entry.heartbeat > 0
-                && !self.wanted.contains_key(&entry.id)
-                && self.admissible(&entry.id, entry.heartbeat)
-                && self.peers.len() + self.wanted.len() < self.config.limits.max_nodes
-            {
-                self.wanted
-                    .insert(entry.id.clone(), now + self.config.node_expiry);
-            }
+            let named = if entry.id == self.id {
+                Whom::Local
+            } else if let Some(slot) = self.peers.slot(&entry.id) {
+                self.observe_heartbeat_at(now, slot, entry.heartbeat);
+                Whom::Peer(slot)
+            } else {
+                if entry.heartbeat > 0
+                    && !self.wanted.contains_key(&entry.id)
+                    && self.admissible(&entry.id, entry.heartbeat)
+                    && self.peers.len() + self.wanted.len() < self.config.limits.max_nodes
+                {
+                    self.wanted
+                        .insert(entry.id.clone(), now + self.config.node_expiry);
+                }
+                Whom::Unknown
+            };
+            whom.push(named);
         }
+        whom
     }
 
     /// Applies state received from anyone. Nothing in it can lower a

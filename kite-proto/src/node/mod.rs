@@ -3,8 +3,10 @@
 #[cfg(any(test, feature = "arbitrary"))]
 pub(crate) mod audit;
 mod exchange;
+mod hasher;
 mod liveness;
 mod membership;
+mod peers;
 mod streams;
 
 use core::net::{IpAddr, SocketAddr};
@@ -25,7 +27,8 @@ use crate::stats::Stats;
 use crate::time::Timestamp;
 use crate::wire::{self, Message};
 
-use membership::{Forgotten, Peer};
+use membership::Forgotten;
+use peers::Peers;
 use streams::{NameWatch, Pending, PendingJoin, PendingLeave};
 
 /// One Kite node: the whole protocol, without I/O.
@@ -112,7 +115,7 @@ pub struct Node {
     rng: Box<dyn RngCore + Send>,
     local: NodeState,
     heartbeat: u64,
-    peers: BTreeMap<NodeId, Peer>,
+    peers: Peers,
     forgotten: BTreeMap<NodeId, Forgotten>,
     /// Ids seen in digests whose state we still lack, until when to ask.
     wanted: BTreeMap<NodeId, Timestamp>,
@@ -156,13 +159,14 @@ impl Node {
             Some(id) => id.clone(),
             None => NodeId::random(&mut *rng),
         };
+        let key = hasher::SipKey::random(&mut *rng);
         let mut node = Node {
             config,
             id,
             rng,
             local: NodeState::default(),
             heartbeat: 1,
-            peers: BTreeMap::new(),
+            peers: Peers::new(key),
             forgotten: BTreeMap::new(),
             wanted: BTreeMap::new(),
             seeds: BTreeSet::new(),
@@ -234,9 +238,9 @@ impl Node {
 
     /// Snapshots of every known node, the local one first, then by id.
     pub fn nodes(&self) -> Vec<NodeView> {
-        core::iter::once(self.local_node())
-            .chain(self.peers.iter().map(|(id, peer)| peer.view(id)))
-            .collect()
+        let mut peers: Vec<NodeView> = self.peers.iter().map(|(id, peer)| peer.view(id)).collect();
+        peers.sort_by(|a, b| a.id.cmp(&b.id));
+        core::iter::once(self.local_node()).chain(peers).collect()
     }
 
     /// Sets a key of the local state. Setting a key to its current value does

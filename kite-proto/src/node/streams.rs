@@ -213,8 +213,9 @@ impl Node {
         let reply = match msg {
             Message::JoinRequest { delta, digest, .. } => {
                 self.apply_delta(now, delta);
-                self.observe_digest(now, &digest);
-                let (delta, _, _) = self.delta_for(&digest, self.frame_room() - MAX_COUNT_LEN);
+                let whom = self.observe_digest(now, &digest);
+                let room = self.frame_room() - MAX_COUNT_LEN;
+                let (delta, _, _) = self.delta_for(&digest, &whom, room);
                 Message::JoinResponse {
                     from: self.id.clone(),
                     delta,

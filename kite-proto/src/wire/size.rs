@@ -35,7 +35,7 @@ pub(crate) fn str_len(s: &str) -> usize {
 }
 
 pub(crate) fn id_len(id: &NodeId) -> usize {
-    str_len(id.as_str())
+    varint(id.byte_len() as u64) + id.byte_len()
 }
 
 fn addr_len(addr: &SocketAddr) -> usize {
