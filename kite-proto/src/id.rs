@@ -90,7 +90,9 @@ impl NodeId {
 
 impl PartialEq for NodeId {
     fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
+        // Bytes past `len` are always zero, so whole arrays compare like the
+        // strings, without a call to `memcmp`.
+        self.len == other.len && self.bytes == other.bytes
     }
 }
 

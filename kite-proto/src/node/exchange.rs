@@ -20,6 +20,15 @@ const NEWS_ROUNDS: u32 = 10;
 /// Most state pushes in flight at once.
 pub(super) const MAX_PUSHES: usize = 4;
 
+/// How a digest orders and filters the peers it lists.
+#[derive(Default)]
+struct Listing<'a> {
+    /// Listed first: state we lack and want sent back.
+    first: &'a [Slot],
+    /// Left out (by slot): the receiver knows as much of them as we do.
+    known: &'a [bool],
+}
+
 /// One node the receiver lacks something of.
 struct Candidate {
     whom: Whom,
@@ -40,7 +49,8 @@ impl Node {
         }
         self.heartbeat += 1;
         for to in self.round_targets() {
-            let digest = self.news_digest(now, self.datagram_room() - 1 - MAX_COUNT_LEN, &[]);
+            let room = self.datagram_room() - 1 - MAX_COUNT_LEN;
+            let digest = self.news_digest(now, room, Listing::default());
             let msg = Message::DigestRequest {
                 from: self.id.clone(),
                 digest,
@@ -90,24 +100,32 @@ impl Node {
             Message::DigestRequest { digest, .. } => {
                 let whom = self.observe_digest(now, &digest);
                 let room = self.datagram_room() - 2 * MAX_COUNT_LEN - 1;
-                let reserve = self.digest_len(room / 2);
-                let (delta, used, complete) = self.delta_for(&digest, &whom, room - reserve);
-                // Name first what we lack of what the requester listed, so
-                // its closing delta brings it (DESIGN §3).
-                let lacking: Vec<Slot> = digest
-                    .entries
-                    .iter()
-                    .zip(&whom)
-                    .filter_map(|(entry, whom)| match *whom {
-                        Whom::Peer(slot)
-                            if self.peers.at(slot).1.state.version() < entry.version =>
-                        {
-                            Some(slot)
+                // What the requester listed tells which of our entries are
+                // worth its while: those it lacks (listed first, so its
+                // closing delta brings them, DESIGN §3), and not those it
+                // knows as well as we do (left out, saving room for the rest).
+                let mut lacking = Vec::new();
+                let mut known = vec![false; self.peers.len()];
+                for (entry, whom) in digest.entries.iter().zip(&whom) {
+                    if let Whom::Peer(slot) = *whom {
+                        let peer = self.peers.at(slot).1;
+                        if peer.state.version() < entry.version {
+                            lacking.push(slot);
+                        } else {
+                            // Observing the digest raised our heartbeat to
+                            // at least the requester's.
+                            known[slot] = entry.heartbeat == peer.heartbeat
+                                && entry.version == peer.state.version();
                         }
-                        _ => None,
-                    })
-                    .collect();
-                let digest_out = self.news_digest(now, room - used, &lacking);
+                    }
+                }
+                let listing = Listing {
+                    first: &lacking,
+                    known: &known,
+                };
+                let reserve = self.digest_len(room / 2, &known);
+                let (delta, used, complete) = self.delta_for(&digest, &whom, room - reserve);
+                let digest_out = self.news_digest(now, room - used, listing);
                 let msg = Message::DigestResponse {
                     from: self.id.clone(),
                     delta,
@@ -160,15 +178,15 @@ impl Node {
         self.config.limits.max_frame_len - HEADER_LEN - id_len(&self.id)
     }
 
-    /// Encoded length of our whole digest's entries, counted up to `cap`.
-    fn digest_len(&self, cap: usize) -> usize {
+    /// Encoded length of our whole digest's entries (but those in `known`),
+    /// counted up to `cap`.
+    fn digest_len(&self, cap: usize, known: &[bool]) -> usize {
         let mut total: usize = self.leading_entries().map(|e| digest_entry_len(&e)).sum();
-        // Down peers are left out of digests (see `digest_naming`).
-        for (id, peer) in self.peers.iter() {
+        for (slot, (id, peer)) in self.peers.iter().enumerate() {
             if total >= cap {
                 return cap;
             }
-            if peer.status != NodeStatus::Down {
+            if listable(peer) && !known.get(slot).copied().unwrap_or(false) {
                 total += id_len(id) + varint(peer.heartbeat) + varint(peer.state.version());
             }
         }
@@ -194,21 +212,26 @@ impl Node {
     /// ours and the wanted ids first, then known nodes in random order until
     /// the room is full, so truncation favours no node round after round.
     pub(super) fn digest(&mut self, room: usize) -> Digest {
-        self.digest_naming(room, &[], None)
+        self.digest_listing(room, &Listing::default(), None)
     }
 
     /// A datagram digest: like [`Node::digest`], but the known nodes listed
-    /// first are those in `lacking` (state we lack and want sent back),
-    /// then those whose state changed here in the last rounds, newest first,
-    /// so a truncated digest still offers the news.
-    fn news_digest(&mut self, now: Timestamp, room: usize, lacking: &[Slot]) -> Digest {
+    /// first are those in `listing.first`, then those whose state changed
+    /// here in the last rounds, newest first, so a truncated digest still
+    /// offers the news.
+    fn news_digest(&mut self, now: Timestamp, room: usize, listing: Listing<'_>) -> Digest {
         let recent = now - self.config.gossip_interval * NEWS_ROUNDS;
-        self.digest_naming(room, lacking, Some(recent))
+        self.digest_listing(room, &listing, Some(recent))
     }
 
-    /// The digest: leading entries, then `first`, then nodes changed after
-    /// `recent` (newest first), then the rest in random order.
-    fn digest_naming(&mut self, room: usize, first: &[Slot], recent: Option<Timestamp>) -> Digest {
+    /// The digest: leading entries, then `listing.first`, then nodes changed
+    /// after `recent` (newest first), then the rest in random order.
+    fn digest_listing(
+        &mut self,
+        room: usize,
+        listing: &Listing<'_>,
+        recent: Option<Timestamp>,
+    ) -> Digest {
         if self.local.is_left() {
             // No longer a member: its views of others are frozen and stale,
             // so it names only itself (askers then learn that it left).
@@ -230,17 +253,20 @@ impl Node {
                 complete = false;
             }
         }
-        // Down peers are left out: advertising them would make nodes that
-        // lack them ask for them and admit them afresh, restarting their
-        // detection and expiry (the resurrection of DESIGN §8).
         let peers = &self.peers;
+        let known = |slot: Slot| listing.known.get(slot).copied().unwrap_or(false);
         let mut order: Vec<Slot> = (0..peers.len())
-            .filter(|&slot| peers.at(slot).1.status != NodeStatus::Down)
+            .filter(|&slot| listable(peers.at(slot).1) && !known(slot))
             .collect();
+        if listing.known.contains(&true) {
+            // The receiver must not take the absence of those it knows for
+            // ours not knowing them.
+            complete = false;
+        }
         let mut front = 0;
-        if !first.is_empty() {
+        if !listing.first.is_empty() {
             let mut is_first = vec![false; peers.len()];
-            for &slot in first {
+            for &slot in listing.first {
                 is_first[slot] = true;
             }
             for i in 0..order.len() {
@@ -396,6 +422,13 @@ impl Node {
         }
         out
     }
+}
+
+/// Whether digests list `peer`. Down peers are left out: advertising them
+/// would make nodes that lack them ask for them and admit them afresh,
+/// restarting their detection and expiry (the resurrection of DESIGN §8).
+fn listable(peer: &super::peers::Peer) -> bool {
+    peer.status != NodeStatus::Down
 }
 
 /// Whether `peer` may be sent to a node that does not know it.

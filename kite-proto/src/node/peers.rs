@@ -19,21 +19,25 @@ use super::hasher::SipKey;
 use super::owned_entries;
 
 /// A remote node.
+///
+/// Laid out in declaration order, the fields every digest entry touches
+/// first, so that observing a heartbeat reads one cache line.
+#[repr(C)]
 pub(super) struct Peer {
-    pub(super) addr: SocketAddr,
-    pub(super) state: NodeState,
     /// Highest heartbeat seen: the liveness evidence that travels in digests.
     pub(super) heartbeat: u64,
+    pub(super) detector: PhiDetector,
     pub(super) status: NodeStatus,
-    /// When `status` last changed.
-    pub(super) since: Timestamp,
-    /// When its state last advanced here (news to offer in digests).
-    pub(super) changed: Timestamp,
     /// A newer heartbeat arrived since it was admitted. Only such a node is
     /// introduced to nodes that lack it, so stale state of a dead node
     /// cannot hop from newcomer to newcomer (DESIGN §8).
     pub(super) fresh: bool,
-    pub(super) detector: PhiDetector,
+    /// When `status` last changed.
+    pub(super) since: Timestamp,
+    /// When its state last advanced here (news to offer in digests).
+    pub(super) changed: Timestamp,
+    pub(super) state: NodeState,
+    pub(super) addr: SocketAddr,
 }
 
 impl Peer {
