@@ -10,7 +10,7 @@ use super::streams::Pending;
 use crate::event::NodeStatus;
 use crate::rng;
 use crate::time::Timestamp;
-use crate::wire::size::{MAX_COUNT_LEN, digest_entry_len, id_len, node_header_len, varint};
+use crate::wire::size::{MAX_COUNT_LEN, digest_entry_len, id_len, node_header_len};
 use crate::wire::{Delta, Digest, DigestEntry, HEADER_LEN, Message, NodeDelta};
 
 /// For how many gossip rounds a node whose state changed here is listed
@@ -187,7 +187,7 @@ impl Node {
                 return cap;
             }
             if listable(peer) && !known.get(slot).copied().unwrap_or(false) {
-                total += id_len(id) + varint(peer.heartbeat) + varint(peer.state.version());
+                total += digest_entry_len(&peer.digest_entry(id));
             }
         }
         total.min(cap)
@@ -263,6 +263,19 @@ impl Node {
             // ours not knowing them.
             complete = false;
         }
+        let fits = order.iter().try_fold(used, |used, &slot| {
+            let (id, peer) = peers.at(slot);
+            Some(used + digest_entry_len(&peer.digest_entry(id))).filter(|&n| n <= room)
+        });
+        if fits.is_some() {
+            // Everything fits, so the order does not matter: list the peers
+            // as they lie in memory.
+            entries.extend(order.iter().map(|&slot| {
+                let (id, peer) = peers.at(slot);
+                peer.digest_entry(id)
+            }));
+            return Digest { complete, entries };
+        }
         let mut front = 0;
         if !listing.first.is_empty() {
             let mut is_first = vec![false; peers.len()];
@@ -293,11 +306,7 @@ impl Node {
                 order.swap(i, j);
             }
             let (id, peer) = self.peers.at(order[i]);
-            let entry = DigestEntry {
-                id: id.clone(),
-                heartbeat: peer.heartbeat,
-                version: peer.state.version(),
-            };
+            let entry = peer.digest_entry(id);
             let len = digest_entry_len(&entry);
             if used + len > room {
                 complete = false;

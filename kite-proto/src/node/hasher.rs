@@ -82,9 +82,13 @@ impl<const C: usize, const D: usize> SipHasher<C, D> {
 }
 
 impl<const C: usize, const D: usize> Hasher for SipHasher<C, D> {
-    fn write(&mut self, bytes: &[u8]) {
+    fn write(&mut self, mut bytes: &[u8]) {
         self.len = self.len.wrapping_add(bytes.len());
-        for &b in bytes {
+        while self.ntail != 0 || bytes.len() < 8 {
+            let Some((&b, rest)) = bytes.split_first() else {
+                return;
+            };
+            bytes = rest;
             self.tail |= u64::from(b) << (8 * self.ntail);
             self.ntail += 1;
             if self.ntail == 8 {
@@ -94,6 +98,14 @@ impl<const C: usize, const D: usize> Hasher for SipHasher<C, D> {
                 self.ntail = 0;
             }
         }
+        // Whole words straight from the input while no byte is pending.
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.compress(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        }
+        let rest = words.remainder();
+        self.len = self.len.wrapping_sub(rest.len());
+        self.write(rest);
     }
 
     fn finish(&self) -> u64 {

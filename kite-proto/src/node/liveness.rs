@@ -14,17 +14,17 @@ impl Node {
         let expiry = self.config.node_expiry;
         let mut down: Vec<NodeId> = Vec::new();
         let mut expired: Vec<NodeId> = Vec::new();
-        for (id, peer) in self.peers.iter_mut() {
+        for peer in self.peers.values_mut() {
             match peer.status {
                 NodeStatus::Alive if peer.detector.phi(now) > threshold => {
                     peer.status = NodeStatus::Down;
                     peer.since = now;
-                    down.push(id.clone());
+                    down.push(peer.id.clone());
                 }
                 NodeStatus::Down | NodeStatus::Left
                     if now.saturating_since(peer.since) >= expiry =>
                 {
-                    expired.push(id.clone());
+                    expired.push(peer.id.clone());
                 }
                 _ => {}
             }

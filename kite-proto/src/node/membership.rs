@@ -83,27 +83,52 @@ impl Node {
     /// we lack, to be asked for in our next digests. Returns whom each entry
     /// names, for answering the digest without looking the ids up again.
     pub(super) fn observe_digest(&mut self, now: Timestamp, digest: &Digest) -> Vec<Whom> {
-        let mut whom = Vec::with_capacity(digest.entries.len());
-        for entry in &digest.entries {
-            let named = if entry.id == self.id {
-                Whom::Local
-            } else if let Some(slot) = self.peers.slot(&entry.id) {
-                self.observe_heartbeat_at(now, slot, entry.heartbeat);
-                Whom::Peer(slot)
-            } else {
-                if entry.heartbeat > 0
-                    && !self.wanted.contains_key(&entry.id)
-                    && self.admissible(&entry.id, entry.heartbeat)
-                    && self.peers.len() + self.wanted.len() < self.config.limits.max_nodes
-                {
-                    self.wanted
-                        .insert(entry.id.clone(), now + self.config.node_expiry);
+        // Three passes, so that the memory reads of one pass do not wait on
+        // one another (a large digest names peers all over the table): look
+        // every id up, read every named peer's heartbeat, then act.
+        let slots = self
+            .peers
+            .slots(digest.entries.iter().map(|entry| &entry.id));
+        let whom: Vec<Whom> = digest
+            .entries
+            .iter()
+            .zip(slots)
+            .map(|(entry, slot)| match slot {
+                Some(slot) => Whom::Peer(slot),
+                None if entry.id == self.id => Whom::Local,
+                None => Whom::Unknown,
+            })
+            .collect();
+        let seen: Vec<u64> = whom
+            .iter()
+            .map(|named| match *named {
+                Whom::Peer(slot) => self.peers.at(slot).1.heartbeat,
+                Whom::Local | Whom::Unknown => u64::MAX,
+            })
+            .collect();
+        for ((entry, named), seen) in digest.entries.iter().zip(&whom).zip(seen) {
+            match *named {
+                Whom::Peer(slot) if entry.heartbeat > seen => {
+                    self.observe_heartbeat_at(now, slot, entry.heartbeat);
                 }
-                Whom::Unknown
-            };
-            whom.push(named);
+                Whom::Unknown => self.want(now, &entry.id, entry.heartbeat),
+                Whom::Peer(_) | Whom::Local => {}
+            }
         }
         whom
+    }
+
+    /// Asks for the state of `id`, named in a digest with `heartbeat`, in
+    /// our next digests, unless it may not be admitted.
+    fn want(&mut self, now: Timestamp, id: &NodeId, heartbeat: u64) {
+        if heartbeat > 0
+            && !self.wanted.contains_key(id)
+            && self.admissible(id, heartbeat)
+            && self.peers.len() + self.wanted.len() < self.config.limits.max_nodes
+        {
+            self.wanted
+                .insert(id.clone(), now + self.config.node_expiry);
+        }
     }
 
     /// Applies state received from anyone. Nothing in it can lower a
@@ -149,6 +174,7 @@ impl Node {
             self.forgotten.remove(&node.id);
             self.wanted.remove(&node.id);
             let peer = Peer {
+                id: node.id.clone(),
                 addr: node.addr,
                 state: NodeState::default(),
                 heartbeat: node.heartbeat,
@@ -158,7 +184,7 @@ impl Node {
                 fresh: false,
                 detector: PhiDetector::new(now, self.config.gossip_interval),
             };
-            self.peers.insert(node.id.clone(), peer);
+            self.peers.insert(peer);
             self.emit(Event::NodeJoined {
                 id: node.id.clone(),
                 addr: node.addr,

@@ -2,27 +2,31 @@
 //!
 //! Every gossip round scans all peers (failure detection, picking targets,
 //! building a digest) and every digest entry looks one up, so the table keeps
-//! peers contiguous (a scan walks one array) and finds an id in one index
-//! lookup. Removal swaps the last peer into the hole; order is therefore
-//! arbitrary (but deterministic), never by id.
+//! peers contiguous (a scan walks one array) and finds an id with one probe
+//! of a small index and one read of the peer, which holds its own id next
+//! to the heartbeat the digest entry is compared with. Removal swaps the
+//! last peer into the hole; order is therefore arbitrary (but
+//! deterministic), never by id.
 
+use core::hash::BuildHasher;
 use core::net::SocketAddr;
-use std::collections::HashMap;
 
 use crate::event::{NodeStatus, NodeView};
 use crate::id::NodeId;
 use crate::phi::PhiDetector;
 use crate::state::NodeState;
 use crate::time::Timestamp;
+use crate::wire::DigestEntry;
 
 use super::hasher::SipKey;
 use super::owned_entries;
 
 /// A remote node.
 ///
-/// Laid out in declaration order, the fields every digest entry touches
-/// first, so that observing a heartbeat reads one cache line.
-#[repr(C)]
+/// Laid out in declaration order, cache-line aligned, with the fields every
+/// digest entry touches first (heartbeat, detector, status, a short id), so
+/// that looking up and observing a heartbeat reads one cache line.
+#[repr(C, align(64))]
 pub(super) struct Peer {
     /// Highest heartbeat seen: the liveness evidence that travels in digests.
     pub(super) heartbeat: u64,
@@ -32,6 +36,7 @@ pub(super) struct Peer {
     /// introduced to nodes that lack it, so stale state of a dead node
     /// cannot hop from newcomer to newcomer (DESIGN §8).
     pub(super) fresh: bool,
+    pub(super) id: NodeId,
     /// When `status` last changed.
     pub(super) since: Timestamp,
     /// When its state last advanced here (news to offer in digests).
@@ -41,6 +46,15 @@ pub(super) struct Peer {
 }
 
 impl Peer {
+    /// This peer (named `id`) as a digest lists it.
+    pub(super) fn digest_entry(&self, id: &NodeId) -> DigestEntry {
+        DigestEntry {
+            id: id.clone(),
+            heartbeat: self.heartbeat,
+            version: self.state.version(),
+        }
+    }
+
     pub(super) fn view(&self, id: &NodeId) -> NodeView {
         NodeView {
             id: id.clone(),
@@ -68,8 +82,7 @@ pub(super) enum Whom {
 
 /// The tracked remote nodes.
 pub(super) struct Peers {
-    index: HashMap<NodeId, Slot, SipKey>,
-    ids: Vec<NodeId>,
+    index: Index,
     peers: Vec<Peer>,
 }
 
@@ -77,8 +90,10 @@ impl Peers {
     /// An empty table whose index hashes with `key`.
     pub(super) fn new(key: SipKey) -> Self {
         Peers {
-            index: HashMap::with_hasher(key),
-            ids: Vec::new(),
+            index: Index {
+                key,
+                buckets: Vec::new(),
+            },
             peers: Vec::new(),
         }
     }
@@ -89,11 +104,30 @@ impl Peers {
 
     /// Where `id` is, if tracked.
     pub(super) fn slot(&self, id: &NodeId) -> Option<Slot> {
-        self.index.get(id).copied()
+        self.index.find(id, &self.peers).map(|(_, slot)| slot)
+    }
+
+    /// Where each of `ids` is, if tracked: [`Peers::slot`] for many ids at
+    /// once. Hashing and probing all of them first, then checking the ids
+    /// in the peers, lets the memory reads of different ids overlap instead
+    /// of each waiting for the previous one.
+    pub(super) fn slots<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a NodeId> + Clone,
+    ) -> Vec<Option<Slot>> {
+        let guesses: Vec<Option<Slot>> = ids.clone().map(|id| self.index.guess(id)).collect();
+        ids.zip(guesses)
+            .map(|(id, guess)| match guess {
+                Some(slot) if self.peers[slot].id == *id => Some(slot),
+                // A colliding hash (or none): the thorough lookup.
+                Some(_) => self.slot(id),
+                None => None,
+            })
+            .collect()
     }
 
     pub(super) fn contains_key(&self, id: &NodeId) -> bool {
-        self.index.contains_key(id)
+        self.slot(id).is_some()
     }
 
     pub(super) fn get(&self, id: &NodeId) -> Option<&Peer> {
@@ -106,7 +140,8 @@ impl Peers {
 
     /// The peer at `slot` and its id.
     pub(super) fn at(&self, slot: Slot) -> (&NodeId, &Peer) {
-        (&self.ids[slot], &self.peers[slot])
+        let peer = &self.peers[slot];
+        (&peer.id, peer)
     }
 
     pub(super) fn at_mut(&mut self, slot: Slot) -> &mut Peer {
@@ -114,30 +149,22 @@ impl Peers {
     }
 
     /// Tracks a node that is not tracked yet.
-    pub(super) fn insert(&mut self, id: NodeId, peer: Peer) {
-        debug_assert!(!self.index.contains_key(&id), "{id} tracked twice");
-        self.index.insert(id.clone(), self.peers.len());
-        self.ids.push(id);
+    pub(super) fn insert(&mut self, peer: Peer) {
+        debug_assert!(!self.contains_key(&peer.id), "{} tracked twice", peer.id);
+        self.index.insert(&peer.id, self.peers.len());
         self.peers.push(peer);
     }
 
     /// Stops tracking `id`; the last peer takes its slot.
     pub(super) fn remove(&mut self, id: &NodeId) -> Option<Peer> {
-        let slot = self.index.remove(id)?;
-        self.ids.swap_remove(slot);
-        let peer = self.peers.swap_remove(slot);
-        if let Some(moved) = self.ids.get(slot) {
-            self.index.insert(moved.clone(), slot);
-        }
-        Some(peer)
+        let (bucket, slot) = self.index.find(id, &self.peers)?;
+        let last = self.peers.len() - 1;
+        self.index.remove(bucket, slot, last);
+        Some(self.peers.swap_remove(slot))
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (&NodeId, &Peer)> {
-        self.ids.iter().zip(&self.peers)
-    }
-
-    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (&NodeId, &mut Peer)> {
-        self.ids.iter().zip(&mut self.peers)
+        self.peers.iter().map(|peer| (&peer.id, peer))
     }
 
     pub(super) fn values(&self) -> impl Iterator<Item = &Peer> {
@@ -149,13 +176,97 @@ impl Peers {
     }
 }
 
+/// Hash index from ids to slots: open addressing with linear probing over
+/// `(hash, slot + 1)` buckets (0: empty), at most half full. Buckets are
+/// small so a digest's worth of probes stays in cache; the id itself is
+/// compared in the peer.
+struct Index {
+    key: SipKey,
+    /// A power of two long, or empty.
+    buckets: Vec<(u64, usize)>,
+}
+
+impl Index {
+    /// The bucket and slot of `id`.
+    fn find(&self, id: &NodeId, peers: &[Peer]) -> Option<(usize, Slot)> {
+        if self.buckets.is_empty() {
+            return None;
+        }
+        let mask = self.buckets.len() - 1;
+        let hash = self.key.hash_one(id);
+        let mut bucket = hash as usize & mask;
+        loop {
+            match self.buckets[bucket] {
+                (_, 0) => return None,
+                (h, slot) if h == hash && peers[slot - 1].id == *id => {
+                    return Some((bucket, slot - 1));
+                }
+                _ => bucket = (bucket + 1) & mask,
+            }
+        }
+    }
+
+    /// The slot of the first bucket holding `id`'s hash: `id`'s slot
+    /// unless another id has the same 64-bit hash. `None`: not tracked.
+    fn guess(&self, id: &NodeId) -> Option<Slot> {
+        if self.buckets.is_empty() {
+            return None;
+        }
+        let mask = self.buckets.len() - 1;
+        let hash = self.key.hash_one(id);
+        let mut bucket = hash as usize & mask;
+        loop {
+            match self.buckets[bucket] {
+                (_, 0) => return None,
+                (h, slot) if h == hash => return Some(slot - 1),
+                _ => bucket = (bucket + 1) & mask,
+            }
+        }
+    }
+
+    fn insert(&mut self, id: &NodeId, slot: Slot) {
+        if 2 * (slot + 1) > self.buckets.len() {
+            let grown = (2 * (slot + 1)).next_power_of_two().max(16);
+            let old = core::mem::replace(&mut self.buckets, vec![(0, 0); grown]);
+            for (hash, slot) in old.into_iter().filter(|(_, slot)| *slot != 0) {
+                self.place(hash, slot - 1);
+            }
+        }
+        self.place(self.key.hash_one(id), slot);
+    }
+
+    /// Puts `slot` in the first free bucket from its hash on.
+    fn place(&mut self, hash: u64, slot: Slot) {
+        let mask = self.buckets.len() - 1;
+        let mut bucket = hash as usize & mask;
+        while self.buckets[bucket].1 != 0 {
+            bucket = (bucket + 1) & mask;
+        }
+        self.buckets[bucket] = (hash, slot + 1);
+    }
+
+    /// Forgets `slot` (in `bucket`); the peer in slot `last` moves to `slot`.
+    /// Rebuilt from the hashes it holds: linear probing cannot just empty a
+    /// bucket, and removals (expiries) are rare.
+    fn remove(&mut self, bucket: usize, slot: Slot, last: Slot) {
+        self.buckets[bucket] = (0, 0);
+        let empty = vec![(0, 0); self.buckets.len()];
+        let old = core::mem::replace(&mut self.buckets, empty);
+        for (hash, moved) in old.into_iter().filter(|(_, s)| *s != 0) {
+            let moved = if moved - 1 == last { slot } else { moved - 1 };
+            self.place(hash, moved);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use core::time::Duration;
 
-    fn peer(heartbeat: u64) -> Peer {
+    fn peer(name: &str, heartbeat: u64) -> Peer {
         Peer {
+            id: id(name),
             addr: "127.0.0.1:7000".parse().unwrap(),
             state: NodeState::default(),
             heartbeat,
@@ -175,7 +286,7 @@ mod tests {
     fn removal_keeps_every_other_peer_findable() {
         let mut peers = Peers::new(SipKey::default());
         for i in 0..5 {
-            peers.insert(id(&format!("n{i}")), peer(i));
+            peers.insert(peer(&format!("n{i}"), i));
         }
         assert_eq!(peers.remove(&id("n1")).map(|p| p.heartbeat), Some(1));
         assert!(peers.remove(&id("n1")).is_none());
@@ -188,5 +299,32 @@ mod tests {
             assert_eq!(peers.get(&n).unwrap().heartbeat, i);
         }
         assert_eq!(peers.iter().count(), 3);
+    }
+
+    #[test]
+    fn agrees_with_an_ordered_map_over_random_inserts_and_removals() {
+        use crate::rng::SeededRng;
+        use rand_core::RngCore;
+        let mut rng = SeededRng::from_seed_u64(3);
+        let mut peers = Peers::new(SipKey::random(&mut rng));
+        let mut model = std::collections::BTreeMap::new();
+        for step in 0..20_000u64 {
+            let name = format!("n{}", rng.next_u32() % 600);
+            if rng.next_u32() % 3 == 0 {
+                assert_eq!(
+                    peers.remove(&id(&name)).map(|p| p.heartbeat),
+                    model.remove(&name),
+                    "step {step}"
+                );
+            } else if !model.contains_key(&name) {
+                peers.insert(peer(&name, step));
+                model.insert(name, step);
+            }
+        }
+        assert_eq!(peers.len(), model.len());
+        for (name, heartbeat) in &model {
+            assert_eq!(peers.get(&id(name)).map(|p| p.heartbeat), Some(*heartbeat));
+        }
+        assert!(peers.get(&id("absent")).is_none());
     }
 }
