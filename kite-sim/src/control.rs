@@ -9,6 +9,7 @@ use kite_proto::{
     Config, JoinError, JoinId, LeaveError, LocalStateError, Node, NodeId, SeededRng, Timestamp,
 };
 
+use crate::drift::HostClock;
 use crate::faults::PartitionId;
 use crate::host::{Host, HostId};
 use crate::metrics::HostCounters;
@@ -87,8 +88,13 @@ impl Sim {
         (self.configure)(&mut config);
         tweak(&mut config);
         config.advertise_addr = host.addr();
+        let clock = match self.clock_drift {
+            0.0 => HostClock::EXACT,
+            max => HostClock::random(&mut self.rng, max),
+        };
         self.hosts.push(Host {
             config,
+            clock,
             node: None,
             incarnation: 0,
             paused_until: Timestamp::ZERO,
@@ -105,7 +111,7 @@ impl Sim {
     fn spawn(&mut self, host: HostId) -> NodeId {
         let h = &mut self.hosts[host.0];
         let rng = SeededRng::from_seed_u64(node_seed(self.seed, host, h.incarnation));
-        let node = match Node::new(h.config.clone(), rng, self.now) {
+        let node = match Node::new(h.config.clone(), rng, h.clock.local(self.now)) {
             Ok(node) => node,
             Err(err) => panic!("invalid configuration for {host}: {err}"),
         };
@@ -131,7 +137,7 @@ impl Sim {
     ) -> Result<JoinId, JoinError> {
         let targets: Vec<String> = targets.iter().map(|t| t.as_ref().to_owned()).collect();
         self.act(format!("{host} joins via {}", targets.join(", ")));
-        let now = self.now;
+        let now = self.local_now(host);
         let result = self.running(host).join(now, &targets);
         self.hosts[host.0].join_targets = targets;
         self.drain(host);
@@ -184,7 +190,7 @@ impl Sim {
     /// If `host` has no running node.
     pub fn leave(&mut self, host: HostId) -> Result<(), LeaveError> {
         self.act(format!("{host} leaves"));
-        let now = self.now;
+        let now = self.local_now(host);
         let result = self.running(host).leave(now);
         self.drain(host);
         result

@@ -60,7 +60,7 @@ impl crate::sim::Sim {
             }
         }
         if let Some(node) = h.node.as_mut() {
-            node.handle_resolved(self.now, name, answer);
+            node.handle_resolved(h.clock.local(self.now), name, answer);
         }
         self.drain(host);
     }

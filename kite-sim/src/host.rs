@@ -7,6 +7,8 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use kite_proto::{Config, Node, Timestamp};
 
+use crate::drift::HostClock;
+
 /// The port every simulated node listens on.
 pub const PORT: u16 = 7000;
 
@@ -58,6 +60,8 @@ impl HostId {
 pub(crate) struct Host {
     /// The configuration each new process starts from (node id unset).
     pub(crate) config: Config,
+    /// The host's own clock, which its processes read.
+    pub(crate) clock: HostClock,
     /// The running process; `None` after a crash.
     pub(crate) node: Option<Node>,
     /// Bumped by every crash and restart, so replies and timers meant for an

@@ -17,6 +17,9 @@
 //!   limit; stream exchanges with connection refusal (crashed peer) and
 //!   timeouts (partitions, lossy links; [`NetworkModel::stream_timeout`],
 //!   10 s by default). Every datagram carries the real wire bytes.
+//! - **Clocks**: optionally, every host reads its own clock, offset from
+//!   true time and running up to a chosen fraction fast or slow
+//!   ([`SimBuilder::clock_drift`]); nodes only ever see their host's clock.
 //! - **DNS**: names whose answers the test changes over time
 //!   ([`Sim::set_dns`]).
 //! - **Processes**: add ([`Sim::add_node`]), join, local writes, graceful
@@ -103,6 +106,7 @@
 mod clock;
 mod control;
 mod dns;
+mod drift;
 mod events;
 mod failure;
 mod faults;

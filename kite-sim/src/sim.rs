@@ -96,9 +96,27 @@ pub struct SimBuilder {
     invariants: InvariantConfig,
     record_events: bool,
     check_every: Duration,
+    clock_drift: f64,
 }
 
 impl SimBuilder {
+    /// Gives every host its own clock, started at a random reading and
+    /// running at a random rate within `1 ± max_drift` of true time (for
+    /// example `0.01`: up to 1 % fast or slow; default 0, every clock
+    /// exact). Nodes see only their host's clock.
+    ///
+    /// # Panics
+    ///
+    /// If `max_drift` is not within `0.0..0.5`.
+    pub fn clock_drift(mut self, max_drift: f64) -> Self {
+        assert!(
+            (0.0..0.5).contains(&max_drift),
+            "clock drift must be within 0.0..0.5, not {max_drift}"
+        );
+        self.clock_drift = max_drift;
+        self
+    }
+
     /// With this network model (default: [`NetworkModel::default`]).
     pub fn network(mut self, network: NetworkModel) -> Self {
         self.network = network;
@@ -152,6 +170,7 @@ impl SimBuilder {
             record_events: self.record_events,
             check_every: self.check_every.max(Duration::from_micros(1)),
             configure: self.configure,
+            clock_drift: self.clock_drift,
             failure: None,
         };
         if let Some(every) = sim.invariants.config.sweep_every {
@@ -186,6 +205,8 @@ pub struct Sim {
     pub(crate) record_events: bool,
     pub(crate) check_every: Duration,
     pub(crate) configure: Box<dyn Fn(&mut Config)>,
+    /// Largest clock rate error of new hosts (0: exact clocks).
+    pub(crate) clock_drift: f64,
     pub(crate) failure: Option<Failure>,
 }
 
@@ -215,6 +236,7 @@ impl Sim {
             invariants: InvariantConfig::default(),
             record_events: true,
             check_every: Duration::from_millis(100),
+            clock_drift: 0.0,
         }
     }
 
@@ -223,7 +245,13 @@ impl Sim {
         self.seed
     }
 
-    /// The current virtual time.
+    /// What `host`'s clock reads now (see [`SimBuilder::clock_drift`]).
+    pub(crate) fn local_now(&self, host: HostId) -> Timestamp {
+        self.hosts[host.0].clock.local(self.now)
+    }
+
+    /// The current virtual time (true time; hosts may read their own
+    /// drifting clocks, see [`SimBuilder::clock_drift`]).
     pub fn now(&self) -> Timestamp {
         self.now
     }
@@ -411,17 +439,18 @@ impl Sim {
                 incarnation,
                 at,
             } => {
+                let now = self.local_now(host);
                 let h = &mut self.hosts[host.0];
                 if h.incarnation != incarnation || h.timer != Some(at) {
                     return;
                 }
                 h.timer = None;
                 if let Some(node) = h.node.as_mut() {
-                    node.handle_timeout(self.now);
+                    node.handle_timeout(now);
                 }
                 self.drain(host);
                 let h = &self.hosts[host.0];
-                if h.timer.is_some_and(|t| t <= self.now) {
+                if h.timer.is_some_and(|t| t <= now) {
                     let id = self.id(host).into_iter().collect::<Vec<_>>();
                     self.violated(Violation {
                         what: format!(
@@ -435,8 +464,9 @@ impl Sim {
                 self.metrics.delivered += 1;
                 self.trace.record(Record::Deliver, self.now, to.0);
                 self.trace.u64(payload.len() as u64);
+                let now = self.local_now(to);
                 if let Some(node) = self.hosts[to.0].node.as_mut() {
-                    node.handle_datagram(self.now, from, &payload);
+                    node.handle_datagram(now, from, &payload);
                 }
                 self.drain(to);
             }
@@ -497,8 +527,9 @@ impl Sim {
                     if h.timer != Some(at) {
                         h.timer = Some(at);
                         let incarnation = h.incarnation;
+                        // `at` is in the host's clock.
                         self.queue.push(
-                            at.max(self.now),
+                            h.clock.global(at).max(self.now),
                             Happening::Timer {
                                 host,
                                 incarnation,

@@ -79,8 +79,9 @@ impl Sim {
         self.streams
             .inbound
             .insert((to, stream), (from, incarnation, request));
+        let now = self.local_now(to);
         if let Some(node) = self.hosts[to.0].node.as_mut() {
-            node.handle_request(self.now, stream, from.addr(), payload);
+            node.handle_request(now, stream, from.addr(), payload);
         }
         self.drain(to);
     }
@@ -149,6 +150,7 @@ impl Sim {
         }
         self.trace.record(Record::StreamDone, self.now, host.0);
         self.trace.u64(u64::from(result.is_ok()));
+        let now = self.local_now(host);
         let h = &mut self.hosts[host.0];
         if h.incarnation != incarnation {
             return;
@@ -158,7 +160,7 @@ impl Sim {
                 Ok(bytes) => Ok(bytes.as_slice()),
                 Err(err) => Err(err.clone()),
             };
-            node.handle_response(self.now, request, result);
+            node.handle_response(now, request, result);
         }
         self.drain(host);
     }

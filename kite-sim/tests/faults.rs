@@ -102,3 +102,32 @@ fn a_long_pause_does_not_make_the_paused_node_convict_its_peers() {
         sim.await_convergence(secs(30)).map(drop)
     });
 }
+
+#[test]
+fn drifting_clocks_cause_no_false_downs_and_crashes_are_still_seen() {
+    for_each_seed(0..5, |seed| {
+        let mut sim = Sim::builder(seed)
+            .network(NetworkModel::default().link(LinkModel::lan().loss(0.02)))
+            .clock_drift(0.02)
+            .build();
+        let hosts = formed(&mut sim, 20)?;
+        // Each node reads its own clock: deadlines are far from true time.
+        let offset = |h: &kite_sim::HostId| {
+            let deadline = sim.node(*h).unwrap().next_timeout();
+            deadline.saturating_since(sim.now()) > secs(60)
+        };
+        sim.ensure(hosts.iter().filter(|h| offset(h)).count() > 10, || {
+            "host clocks are not offset".into()
+        })?;
+        sim.upsert(hosts[3], "k", "v").unwrap();
+        sim.run_for(secs(180))?;
+        let downs = count(&sim, |e| matches!(e, Event::NodeDown { .. }));
+        sim.ensure(downs == 0, || format!("{downs} false downs"))?;
+        sim.await_convergence(secs(30))?;
+        let gone = sim.id(hosts[7]).unwrap();
+        sim.crash(hosts[7]);
+        let others: Vec<_> = hosts.iter().copied().filter(|h| *h != hosts[7]).collect();
+        sim.run_until(|sim| all_saw(sim, &others, is_down(&gone)), secs(120))
+            .map(drop)
+    });
+}
