@@ -86,6 +86,15 @@ impl NodeId {
     pub(crate) fn byte_len(&self) -> usize {
         usize::from(self.len)
     }
+
+    /// The bytes as little-endian words, zero-padded: as many words as the
+    /// id needs (for hashing without a byte-by-byte loop).
+    pub(crate) fn words(&self) -> impl Iterator<Item = u64> + '_ {
+        self.bytes
+            .chunks_exact(8)
+            .take(usize::from(self.len).div_ceil(8))
+            .map(|word| u64::from_le_bytes(word.try_into().unwrap_or_default()))
+    }
 }
 
 impl PartialEq for NodeId {
@@ -180,9 +189,38 @@ impl<'a> arbitrary::Arbitrary<'a> for NodeId {
     }
 }
 
+/// Decoded from the bytes of a string (every digest entry carries an id, so
+/// the common all-ASCII case skips the general UTF-8 check).
 impl<'de> Deserialize<'de> for NodeId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <&str>::deserialize(deserializer)?;
-        NodeId::new(s).map_err(serde::de::Error::custom)
+        struct IdVisitor;
+
+        impl serde::de::Visitor<'_> for IdVisitor {
+            type Value = NodeId;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a node id: 1 to 64 bytes of UTF-8")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NodeId, E> {
+                NodeId::new(v).map_err(E::custom)
+            }
+
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<NodeId, E> {
+                if v.is_ascii() {
+                    if v.is_empty() {
+                        return Err(E::custom(NodeIdError::Empty));
+                    }
+                    if v.len() > MAX_NODE_ID_LEN {
+                        return Err(E::custom(NodeIdError::TooLong { len: v.len() }));
+                    }
+                    return Ok(NodeId::inline(v));
+                }
+                let s = core::str::from_utf8(v).map_err(E::custom)?;
+                self.visit_str(s)
+            }
+        }
+
+        deserializer.deserialize_bytes(IdVisitor)
     }
 }

@@ -22,42 +22,68 @@ const WINDOW: u32 = 100;
 /// detector hair-triggered.
 const MIN_MEAN_MICROS: f64 = 1_000.0;
 
-/// Arrival history of one node's liveness evidence.
-#[derive(Clone, Debug)]
-pub(crate) struct PhiDetector {
-    last: Timestamp,
-    /// Mean inter-arrival time, in microseconds.
+/// A running mean of intervals: the plain mean of the first [`WINDOW`],
+/// then exponentially weighted with weight `1 / WINDOW` per new interval.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IntervalMean {
+    /// In microseconds.
     mean: f64,
     /// Intervals in `mean` (the prior included), up to `WINDOW`.
     samples: u32,
 }
 
-impl PhiDetector {
-    /// A detector whose first evidence arrived at `now`, primed with one
-    /// interval of `prior` (the gossip interval) until real samples arrive.
-    pub(crate) fn new(now: Timestamp, prior: Duration) -> Self {
-        PhiDetector {
-            last: now,
+impl IntervalMean {
+    /// A mean primed with one interval of `prior`.
+    pub(crate) fn new(prior: Duration) -> Self {
+        IntervalMean {
             mean: prior.as_micros() as f64,
             samples: 1,
         }
     }
 
-    /// Records fresh evidence at `now`.
-    pub(crate) fn record(&mut self, now: Timestamp) {
+    pub(crate) fn add(&mut self, micros: f64) {
+        self.samples = (self.samples + 1).min(WINDOW);
+        self.mean += (micros - self.mean) / f64::from(self.samples);
+    }
+
+    pub(crate) fn get(&self) -> Duration {
+        Duration::from_micros(self.mean as u64)
+    }
+}
+
+/// Arrival history of one node's liveness evidence.
+#[derive(Clone, Debug)]
+pub(crate) struct PhiDetector {
+    last: Timestamp,
+    mean: IntervalMean,
+}
+
+impl PhiDetector {
+    /// A detector whose first evidence arrived at `now`, primed with one
+    /// interval of `prior` until real samples arrive.
+    pub(crate) fn new(now: Timestamp, prior: Duration) -> Self {
+        PhiDetector {
+            last: now,
+            mean: IntervalMean::new(prior),
+        }
+    }
+
+    /// Records fresh evidence at `now`; returns the interval since the
+    /// previous evidence, in microseconds.
+    pub(crate) fn record(&mut self, now: Timestamp) -> Option<f64> {
         let interval = now.saturating_since(self.last).as_micros() as f64;
         if interval == 0.0 {
-            return;
+            return None;
         }
         self.last = now;
-        self.samples = (self.samples + 1).min(WINDOW);
-        self.mean += (interval - self.mean) / f64::from(self.samples);
+        self.mean.add(interval);
+        Some(interval)
     }
 
     /// The suspicion level at `now`.
     pub(crate) fn phi(&self, now: Timestamp) -> f64 {
         let elapsed = now.saturating_since(self.last).as_micros() as f64;
-        elapsed / (self.mean.max(MIN_MEAN_MICROS) * core::f64::consts::LN_10)
+        elapsed / (self.mean.mean.max(MIN_MEAN_MICROS) * core::f64::consts::LN_10)
     }
 
     /// Forgives a gap that was the local node's own stall: evidence that
@@ -96,12 +122,12 @@ mod tests {
             d.record(now);
         }
         // (500 + 3 × 1100) / 4 ms: the prior still counts as one interval.
-        assert!((d.mean - 950_000.0).abs() < 1e-6);
+        assert!((d.mean.mean - 950_000.0).abs() < 1e-6);
         for _ in 0..1_000 {
             now = now + Duration::from_millis(200);
             d.record(now);
         }
-        assert!((d.mean - 200_000.0).abs() < 100.0, "{}", d.mean);
+        assert!((d.mean.mean - 200_000.0).abs() < 100.0, "{}", d.mean.mean);
         // Evidence twice as frequent halves the time to the same phi.
         assert!(d.phi(now + Duration::from_secs(10)) > 20.0);
     }

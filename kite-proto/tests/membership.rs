@@ -2,10 +2,14 @@
 
 mod support;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use kite_proto::{Event, LeaveError, LocalStateError, NodeStatus};
-use support::Net;
+use kite_proto::wire::{self, Delta, Digest, DigestEntry, Message, NodeDelta};
+use kite_proto::{
+    Event, LeaveError, LocalStateError, Node, NodeId, NodeStatus, Output, SeededRng, Timestamp,
+};
+use support::{Net, config};
 
 fn fast(c: &mut kite_proto::Config) {
     c.gossip_interval = Duration::from_millis(100);
@@ -192,4 +196,78 @@ fn a_local_stall_does_not_convict_peers() {
         .filter(|e| matches!(e, Event::NodeDown { .. }))
         .collect();
     assert!(downs.is_empty(), "{downs:?}");
+}
+
+/// A delta admitting `ids` (no state, heartbeat `heartbeat`), as a datagram.
+fn admit(ids: &[NodeId], heartbeat: u64) -> Vec<u8> {
+    let nodes = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| NodeDelta {
+            id: id.clone(),
+            addr: SocketAddr::from(([127, 0, 1, i as u8], 7000)),
+            heartbeat,
+            from_version: 0,
+            updates: Vec::new(),
+        })
+        .collect();
+    wire::encode(&Message::Delta {
+        from: ids[0].clone(),
+        delta: Delta { nodes },
+    })
+}
+
+/// A digest naming `ids`, all with `heartbeat`, as a datagram.
+fn heartbeats(ids: &[NodeId], heartbeat: u64) -> Vec<u8> {
+    let entries = ids
+        .iter()
+        .map(|id| DigestEntry {
+            id: id.clone(),
+            heartbeat,
+            version: 0,
+        })
+        .collect();
+    wire::encode(&Message::DigestRequest {
+        from: ids[0].clone(),
+        digest: Digest {
+            complete: false,
+            entries,
+        },
+    })
+}
+
+#[test]
+fn a_newcomer_is_judged_by_how_often_evidence_arrives_here() {
+    // Truncated digests in a large cluster: evidence of each peer arrives
+    // every 5 gossip intervals (2.5 s), not every interval.
+    let mut node = Node::new(config(0), SeededRng::from_seed_u64(1), Timestamp::ZERO).unwrap();
+    let from = SocketAddr::from(([127, 0, 1, 0], 7000));
+    let old: Vec<NodeId> = (0..20)
+        .map(|i| NodeId::new(format!("old-{i}")).unwrap())
+        .collect();
+    let newcomer = NodeId::new("newcomer").unwrap();
+    let mut now = Timestamp::ZERO;
+    node.handle_datagram(now, from, &admit(&old, 1));
+    let run = |node: &mut Node, now: &mut Timestamp, rounds: u64, heartbeat: &mut u64| {
+        for round in 0..rounds {
+            *now = *now + Duration::from_millis(500);
+            if round % 5 == 0 {
+                *heartbeat += 1;
+                node.handle_datagram(*now, from, &heartbeats(&old, *heartbeat));
+            }
+            node.handle_timeout(*now);
+            while !matches!(node.poll_output(), Output::Timeout(_)) {}
+        }
+    };
+    let mut heartbeat = 1;
+    run(&mut node, &mut now, 400, &mut heartbeat);
+    node.handle_datagram(now, from, &admit(&[newcomer.clone()], 1));
+    // 30 s without news of the newcomer: twelve typical gaps, not sixty.
+    run(&mut node, &mut now, 60, &mut heartbeat);
+    assert_eq!(node.node(&newcomer).unwrap().status, NodeStatus::Alive);
+    assert_eq!(node.peer_count(NodeStatus::Down), 0);
+    // Silent for good, it is convicted in time.
+    run(&mut node, &mut now, 400, &mut heartbeat);
+    assert_eq!(node.node(&newcomer).unwrap().status, NodeStatus::Down);
+    assert_eq!(node.peer_count(NodeStatus::Down), 1);
 }

@@ -5,11 +5,13 @@
 //! standard library's keyed hasher draws from the OS instead, which the
 //! pure core must not touch). Same algorithm as std's `DefaultHasher`.
 
-use core::hash::{BuildHasher, Hasher};
+use core::hash::Hasher;
 
 use rand_core::RngCore;
 
-/// Makes [`SipHasher`]s with one random key.
+use crate::id::NodeId;
+
+/// The random key of one node's peer index.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct SipKey {
     k0: u64,
@@ -25,11 +27,18 @@ impl SipKey {
     }
 }
 
-impl BuildHasher for SipKey {
-    type Hasher = SipHasher<1, 3>;
-
-    fn build_hasher(&self) -> Self::Hasher {
-        SipHasher::new(self.k0, self.k1)
+impl SipKey {
+    /// Hash of a node id: SipHash over its zero-padded words, then its
+    /// length (the same keyed function, fed a whole word at a time).
+    pub(super) fn hash_id(&self, id: &NodeId) -> u64 {
+        let mut h = SipHasher::<1, 3>::new(self.k0, self.k1);
+        for word in id.words() {
+            h.compress(word);
+        }
+        h.tail = id.byte_len() as u64;
+        h.ntail = 0;
+        h.len = 0;
+        h.finish()
     }
 }
 
@@ -166,5 +175,25 @@ mod tests {
         let mut other_key = SipHasher::<1, 3>::new(3, 2);
         other_key.write(b"hello, kite nodes");
         assert_ne!(one.finish(), other_key.finish());
+    }
+
+    #[test]
+    fn ids_hash_by_content_and_length_under_the_key() {
+        let id = |s: &str| s.parse::<NodeId>().unwrap();
+        let key = SipKey { k0: 1, k1: 2 };
+        assert_eq!(key.hash_id(&id("node-a")), key.hash_id(&id("node-a")));
+        let distinct = [
+            "node-a",
+            "node-b",
+            "a",
+            "a\0",
+            "a\0\0\0\0\0\0\0",
+            "a\0\0\0\0\0\0\0\0",
+        ];
+        let hashes: std::collections::BTreeSet<u64> =
+            distinct.iter().map(|s| key.hash_id(&id(s))).collect();
+        assert_eq!(hashes.len(), distinct.len());
+        let other = SipKey { k0: 1, k1: 3 };
+        assert_ne!(key.hash_id(&id("node-a")), other.hash_id(&id("node-a")));
     }
 }

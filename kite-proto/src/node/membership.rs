@@ -9,6 +9,7 @@ use crate::phi::PhiDetector;
 use crate::state::{Change, NodeState};
 use crate::time::Timestamp;
 use crate::wire::{Delta, Digest, NodeDelta, UpdateKind};
+use core::time::Duration;
 
 /// An expired node, remembered so stale gossip cannot bring it back.
 pub(super) struct Forgotten {
@@ -59,7 +60,7 @@ impl Node {
     }
 
     fn observe_heartbeat_at(&mut self, now: Timestamp, slot: Slot, heartbeat: u64) {
-        let interval = self.config.gossip_interval;
+        let prior = self.typical_interval();
         let peer = self.peers.at_mut(slot);
         if heartbeat <= peer.heartbeat {
             return;
@@ -67,16 +68,28 @@ impl Node {
         peer.heartbeat = heartbeat;
         peer.fresh = true;
         match peer.status {
-            NodeStatus::Alive => peer.detector.record(now),
+            NodeStatus::Alive => {
+                if let Some(interval) = peer.detector.record(now) {
+                    self.arrivals.add(interval);
+                }
+            }
             NodeStatus::Down => {
                 peer.status = NodeStatus::Alive;
                 peer.since = now;
-                peer.detector = PhiDetector::new(now, interval);
+                peer.detector = PhiDetector::new(now, prior);
                 let id = self.peers.at(slot).0.clone();
                 self.emit(Event::NodeUp { id });
             }
             NodeStatus::Left => {}
         }
+    }
+
+    /// How often fresh evidence of a peer typically arrives here: the prior
+    /// of a new peer's detector. With truncated digests in a large cluster
+    /// that is several gossip intervals, and a newcomer primed with one
+    /// interval would be convicted after a gap normal for everyone else.
+    fn typical_interval(&self) -> Duration {
+        self.arrivals.get().max(self.config.gossip_interval)
     }
 
     /// Learns from a digest: heartbeats of known nodes, and the ids of nodes
@@ -182,7 +195,7 @@ impl Node {
                 since: now,
                 changed: now,
                 fresh: false,
-                detector: PhiDetector::new(now, self.config.gossip_interval),
+                detector: PhiDetector::new(now, self.typical_interval()),
             };
             self.peers.insert(peer);
             self.emit(Event::NodeJoined {

@@ -22,6 +22,7 @@ use crate::error::{
 use crate::event::{Event, JoinId, NodeStatus, NodeView};
 use crate::id::NodeId;
 use crate::output::{Output, RequestId, StreamId};
+use crate::phi::IntervalMean;
 use crate::state::NodeState;
 use crate::stats::Stats;
 use crate::time::Timestamp;
@@ -115,6 +116,8 @@ pub struct Node {
     rng: Box<dyn RngCore + Send>,
     local: NodeState,
     heartbeat: u64,
+    /// Intervals between fresh evidence of any peer.
+    arrivals: IntervalMean,
     peers: Peers,
     forgotten: BTreeMap<NodeId, Forgotten>,
     /// Ids seen in digests whose state we still lack, until when to ask.
@@ -160,12 +163,14 @@ impl Node {
             None => NodeId::random(&mut *rng),
         };
         let key = hasher::SipKey::random(&mut *rng);
+        let arrivals = IntervalMean::new(config.gossip_interval);
         let mut node = Node {
             config,
             id,
             rng,
             local: NodeState::default(),
             heartbeat: 1,
+            arrivals,
             peers: Peers::new(key),
             forgotten: BTreeMap::new(),
             wanted: BTreeMap::new(),

@@ -8,7 +8,6 @@
 //! last peer into the hole; order is therefore arbitrary (but
 //! deterministic), never by id.
 
-use core::hash::BuildHasher;
 use core::net::SocketAddr;
 
 use crate::event::{NodeStatus, NodeView};
@@ -193,7 +192,7 @@ impl Index {
             return None;
         }
         let mask = self.buckets.len() - 1;
-        let hash = self.key.hash_one(id);
+        let hash = self.key.hash_id(id);
         let mut bucket = hash as usize & mask;
         loop {
             match self.buckets[bucket] {
@@ -213,7 +212,7 @@ impl Index {
             return None;
         }
         let mask = self.buckets.len() - 1;
-        let hash = self.key.hash_one(id);
+        let hash = self.key.hash_id(id);
         let mut bucket = hash as usize & mask;
         loop {
             match self.buckets[bucket] {
@@ -232,7 +231,7 @@ impl Index {
                 self.place(hash, slot - 1);
             }
         }
-        self.place(self.key.hash_one(id), slot);
+        self.place(self.key.hash_id(id), slot);
     }
 
     /// Puts `slot` in the first free bucket from its hash on.
