@@ -163,7 +163,13 @@ impl AsRef<str> for NodeId {
 
 impl Serialize for NodeId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+        // A string either way; compact formats (the wire) encode a string
+        // and bytes alike, and take bytes without re-checking the UTF-8.
+        if serializer.is_human_readable() {
+            serializer.serialize_str(self.as_str())
+        } else {
+            serializer.serialize_bytes(self.as_bytes())
+        }
     }
 }
 

@@ -86,6 +86,15 @@ impl PhiDetector {
         elapsed / (self.mean.mean.max(MIN_MEAN_MICROS) * core::f64::consts::LN_10)
     }
 
+    /// No earlier than when `phi` exceeds `threshold` if no evidence
+    /// arrives (a millisecond early, against rounding).
+    pub(crate) fn suspect_at(&self, threshold: f64) -> Timestamp {
+        let micros = threshold * self.mean.mean.max(MIN_MEAN_MICROS) * core::f64::consts::LN_10;
+        // `as` saturates (and maps NaN to 0): never a panic.
+        let after = (micros as u64).saturating_sub(1_000);
+        Timestamp::from_micros(self.last.as_micros().saturating_add(after))
+    }
+
     /// Forgives a gap that was the local node's own stall: evidence that
     /// could not be processed while this node was paused is not held against
     /// the peer.
@@ -130,6 +139,19 @@ mod tests {
         assert!((d.mean.mean - 200_000.0).abs() < 100.0, "{}", d.mean.mean);
         // Evidence twice as frequent halves the time to the same phi.
         assert!(d.phi(now + Duration::from_secs(10)) > 20.0);
+    }
+
+    #[test]
+    fn phi_stays_within_the_threshold_until_suspect_at() {
+        let mut d = PhiDetector::new(Timestamp::ZERO, Duration::from_millis(500));
+        for i in 1..=30 {
+            d.record(Timestamp::from_millis(i * 700));
+        }
+        for threshold in [1.0, 8.0, 20.0] {
+            let at = d.suspect_at(threshold);
+            assert!(d.phi(at) <= threshold);
+            assert!(d.phi(at + Duration::from_millis(2)) > threshold);
+        }
     }
 
     #[test]

@@ -62,20 +62,30 @@ impl Node {
     fn round_targets(&mut self) -> Vec<SocketAddr> {
         let mut alive = Vec::new();
         let mut down = Vec::new();
-        for peer in self.peers.values() {
+        for (slot, peer) in self.peers.values().enumerate() {
             match peer.status {
-                NodeStatus::Alive => alive.push(peer.addr),
-                NodeStatus::Down => down.push(peer.addr),
+                NodeStatus::Alive => alive.push(slot),
+                NodeStatus::Down => down.push(slot),
                 NodeStatus::Left => {}
             }
         }
-        let mut targets = rng::sample(&mut *self.rng, &alive, self.config.gossip_fanout);
-        targets.extend(rng::sample(&mut *self.rng, &down, 1));
+        let mut picked = rng::sample(&mut *self.rng, &alive, self.config.gossip_fanout);
+        picked.extend(rng::sample(&mut *self.rng, &down, 1));
+        let mut targets: Vec<SocketAddr> = picked
+            .into_iter()
+            .map(|slot| self.peers.at(slot).1.addr)
+            .collect();
         let me = self.config.advertise_addr;
-        for seed in self.seed_addrs() {
-            if seed != me && !targets.contains(&seed) && !alive.contains(&seed) {
-                targets.push(seed);
-            }
+        let mut seeds: Vec<SocketAddr> = self
+            .seed_addrs()
+            .into_iter()
+            .filter(|seed| *seed != me && !targets.contains(seed))
+            .collect();
+        if !seeds.is_empty() {
+            // Seeds we already hear from as live peers are not retried.
+            let peers = &self.peers;
+            seeds.retain(|seed| !alive.iter().any(|&slot| peers.at(slot).1.addr == *seed));
+            targets.extend(seeds);
         }
         targets
     }

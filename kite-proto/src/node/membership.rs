@@ -82,6 +82,7 @@ impl Node {
             }
             NodeStatus::Left => {}
         }
+        self.check_by(slot);
     }
 
     /// How often fresh evidence of a peer typically arrives here: the prior
@@ -198,6 +199,7 @@ impl Node {
                 detector: PhiDetector::new(now, self.typical_interval()),
             };
             self.peers.insert(peer);
+            self.check_by(self.peers.len() - 1);
             self.emit(Event::NodeJoined {
                 id: node.id.clone(),
                 addr: node.addr,
@@ -237,9 +239,11 @@ impl Node {
                 Change::Upserted { key, value } => Event::KeyUpserted { id, key, value },
                 Change::Deleted { key, value } => Event::KeyDeleted { id, key, value },
                 Change::Left => {
-                    if let Some(peer) = self.peers.get_mut(&node.id) {
+                    if let Some(slot) = self.peers.slot(&node.id) {
+                        let peer = self.peers.at_mut(slot);
                         peer.status = NodeStatus::Left;
                         peer.since = now;
+                        self.check_by(slot);
                     }
                     Event::NodeLeft { id }
                 }

@@ -119,6 +119,10 @@ pub struct Node {
     /// Intervals between fresh evidence of any peer.
     arrivals: IntervalMean,
     peers: Peers,
+    /// The liveness check scans the peers only from this time on: the
+    /// earliest a peer may be convicted or expire (lowered whenever one
+    /// may be due sooner).
+    liveness_due: Timestamp,
     forgotten: BTreeMap<NodeId, Forgotten>,
     /// Ids seen in digests whose state we still lack, until when to ask.
     wanted: BTreeMap<NodeId, Timestamp>,
@@ -172,6 +176,7 @@ impl Node {
             heartbeat: 1,
             arrivals,
             peers: Peers::new(key),
+            liveness_due: now,
             forgotten: BTreeMap::new(),
             wanted: BTreeMap::new(),
             seeds: BTreeSet::new(),
