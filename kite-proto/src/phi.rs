@@ -80,6 +80,11 @@ impl PhiDetector {
         Some(interval)
     }
 
+    /// When the last fresh evidence arrived.
+    pub(crate) fn last(&self) -> Timestamp {
+        self.last
+    }
+
     /// The suspicion level at `now`.
     pub(crate) fn phi(&self, now: Timestamp) -> f64 {
         let elapsed = now.saturating_since(self.last).as_micros() as f64;

@@ -271,3 +271,51 @@ fn a_newcomer_is_judged_by_how_often_evidence_arrives_here() {
     assert_eq!(node.node(&newcomer).unwrap().status, NodeStatus::Down);
     assert_eq!(node.peer_count(NodeStatus::Down), 1);
 }
+
+#[test]
+fn a_truncated_digest_lists_the_peers_heard_from_most_recently() {
+    // 200 peers do not fit a 1400-byte digest (about 95 do); the 10 we just
+    // heard from are listed, so their evidence spreads like news.
+    let mut node = Node::new(config(0), SeededRng::from_seed_u64(4), Timestamp::ZERO).unwrap();
+    let from = SocketAddr::from(([127, 0, 1, 0], 7000));
+    let peers: Vec<NodeId> = (0..200)
+        .map(|i| NodeId::new(format!("peer-{i}")).unwrap())
+        .collect();
+    node.handle_datagram(Timestamp::ZERO, from, &admit(&peers, 1));
+    let hot = &peers[100..110];
+    let mut now = Timestamp::ZERO;
+    let mut sent = Vec::new();
+    while now < Timestamp::from_millis(8_000) {
+        now = now + Duration::from_millis(100);
+        if now == Timestamp::from_millis(6_000) {
+            node.handle_datagram(now, from, &heartbeats(hot, 2));
+        }
+        node.handle_timeout(now);
+        loop {
+            match node.poll_output() {
+                Output::Timeout(_) => break,
+                Output::Transmit { payload, .. } if now > Timestamp::from_millis(6_000) => {
+                    sent.push(wire::decode(&payload).unwrap());
+                }
+                _ => {}
+            }
+        }
+    }
+    let digests: Vec<&Digest> = sent
+        .iter()
+        .filter_map(|msg| match msg {
+            Message::DigestRequest { digest, .. } => Some(digest),
+            _ => None,
+        })
+        .collect();
+    assert!(!digests.is_empty());
+    for digest in digests {
+        assert!(!digest.complete && digest.entries.len() < 150);
+        for id in hot {
+            assert!(
+                digest.entries.iter().any(|e| &e.id == id),
+                "{id} not listed"
+            );
+        }
+    }
+}

@@ -17,6 +17,9 @@ use crate::wire::{Delta, Digest, DigestEntry, HEADER_LEN, Message, NodeDelta};
 /// early in our digests, so news spreads although digests are truncated.
 const NEWS_ROUNDS: u32 = 10;
 
+/// A typical digest entry's length, for sharing a digest's room.
+const FRESH_ENTRY_LEN: usize = 14;
+
 /// Most state pushes in flight at once.
 pub(super) const MAX_PUSHES: usize = 4;
 
@@ -308,6 +311,17 @@ impl Node {
                 }
             }
             order[news..front].sort_by_key(|&slot| core::cmp::Reverse(peers.at(slot).1.changed));
+            // Then, in half of the room left, the peers we heard from most
+            // recently: the liveness evidence the receiver most likely
+            // lacks, so it spreads like news instead of by chance.
+            let quota = room.saturating_sub(used) / 2 / FRESH_ENTRY_LEN;
+            let rest = &mut order[front..];
+            if quota > 0 && quota < rest.len() {
+                rest.select_nth_unstable_by_key(quota, |&slot| {
+                    core::cmp::Reverse(peers.at(slot).1.detector.last())
+                });
+                front += quota;
+            }
         }
         for i in 0..order.len() {
             if i >= front {
