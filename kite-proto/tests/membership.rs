@@ -261,7 +261,7 @@ fn a_newcomer_is_judged_by_how_often_evidence_arrives_here() {
     };
     let mut heartbeat = 1;
     run(&mut node, &mut now, 400, &mut heartbeat);
-    node.handle_datagram(now, from, &admit(&[newcomer.clone()], 1));
+    node.handle_datagram(now, from, &admit(std::slice::from_ref(&newcomer), 1));
     // 30 s without news of the newcomer: twelve typical gaps, not sixty.
     run(&mut node, &mut now, 60, &mut heartbeat);
     assert_eq!(node.node(&newcomer).unwrap().status, NodeStatus::Alive);

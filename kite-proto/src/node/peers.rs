@@ -304,20 +304,22 @@ mod tests {
     fn agrees_with_an_ordered_map_over_random_inserts_and_removals() {
         use crate::rng::SeededRng;
         use rand_core::RngCore;
+        use std::collections::BTreeMap;
+        use std::collections::btree_map::Entry;
         let mut rng = SeededRng::from_seed_u64(3);
         let mut peers = Peers::new(SipKey::random(&mut rng));
-        let mut model = std::collections::BTreeMap::new();
+        let mut model = BTreeMap::new();
         for step in 0..20_000u64 {
             let name = format!("n{}", rng.next_u32() % 600);
-            if rng.next_u32() % 3 == 0 {
+            if rng.next_u32().is_multiple_of(3) {
                 assert_eq!(
                     peers.remove(&id(&name)).map(|p| p.heartbeat),
                     model.remove(&name),
                     "step {step}"
                 );
-            } else if !model.contains_key(&name) {
-                peers.insert(peer(&name, step));
-                model.insert(name, step);
+            } else if let Entry::Vacant(vacant) = model.entry(name) {
+                peers.insert(peer(vacant.key(), step));
+                vacant.insert(step);
             }
         }
         assert_eq!(peers.len(), model.len());
