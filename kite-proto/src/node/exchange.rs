@@ -1,36 +1,22 @@
-//! The Scuttlebutt exchange over datagrams: the gossip round, digests,
-//! deltas, and the stream push for state that does not fit a datagram.
+//! The Scuttlebutt exchange over datagrams: the gossip round, answering
+//! digests (built in `digest.rs`) with deltas, and the stream push for state
+//! that does not fit a datagram.
 
 use core::net::SocketAddr;
 use std::collections::BTreeSet;
 
 use super::Node;
-use super::peers::{Slot, Whom};
+use super::digest::Listing;
+use super::peers::Whom;
 use super::streams::Pending;
 use crate::event::NodeStatus;
 use crate::rng;
 use crate::time::Timestamp;
-use crate::wire::size::{MAX_COUNT_LEN, digest_entry_len, id_len, node_header_len};
-use crate::wire::{Delta, Digest, DigestEntry, HEADER_LEN, Message, NodeDelta};
-
-/// For how many gossip rounds a node whose state changed here is listed
-/// early in our digests, so news spreads although digests are truncated.
-const NEWS_ROUNDS: u32 = 10;
-
-/// A typical digest entry's length, for sharing a digest's room.
-const FRESH_ENTRY_LEN: usize = 14;
+use crate::wire::size::{MAX_COUNT_LEN, id_len, node_header_len};
+use crate::wire::{Delta, Digest, HEADER_LEN, Message, NodeDelta};
 
 /// Most state pushes in flight at once.
 pub(super) const MAX_PUSHES: usize = 4;
-
-/// How a digest orders and filters the peers it lists.
-#[derive(Default)]
-struct Listing<'a> {
-    /// Listed first: state we lack and want sent back.
-    first: &'a [Slot],
-    /// Left out (by slot): the receiver knows as much of them as we do.
-    known: &'a [bool],
-}
 
 /// One node the receiver lacks something of.
 struct Candidate {
@@ -191,157 +177,6 @@ impl Node {
         self.config.limits.max_frame_len - HEADER_LEN - id_len(&self.id)
     }
 
-    /// Encoded length of our whole digest's entries (but those in `known`),
-    /// counted up to `cap`.
-    fn digest_len(&self, cap: usize, known: &[bool]) -> usize {
-        let mut total: usize = self.leading_entries().map(|e| digest_entry_len(&e)).sum();
-        for (slot, (id, peer)) in self.peers.iter().enumerate() {
-            if total >= cap {
-                return cap;
-            }
-            if listable(peer) && !known.get(slot).copied().unwrap_or(false) {
-                total += digest_entry_len(&peer.digest_entry(id));
-            }
-        }
-        total.min(cap)
-    }
-
-    /// Our own entry and the ids whose state we want.
-    fn leading_entries(&self) -> impl Iterator<Item = DigestEntry> + '_ {
-        let me = DigestEntry {
-            id: self.id.clone(),
-            heartbeat: self.heartbeat,
-            version: self.local.version(),
-        };
-        let wanted = self.wanted.keys().map(|id| DigestEntry {
-            id: id.clone(),
-            heartbeat: 0,
-            version: 0,
-        });
-        core::iter::once(me).chain(wanted)
-    }
-
-    /// A digest of at most `room` bytes of entries (plus flag and count):
-    /// ours and the wanted ids first, then known nodes in random order until
-    /// the room is full, so truncation favours no node round after round.
-    pub(super) fn digest(&mut self, room: usize) -> Digest {
-        self.digest_listing(room, &Listing::default(), None)
-    }
-
-    /// A datagram digest: like [`Node::digest`], but the known nodes listed
-    /// first are those in `listing.first`, then those whose state changed
-    /// here in the last rounds, newest first, so a truncated digest still
-    /// offers the news.
-    fn news_digest(&mut self, now: Timestamp, room: usize, listing: Listing<'_>) -> Digest {
-        let recent = now - self.config.gossip_interval * NEWS_ROUNDS;
-        self.digest_listing(room, &listing, Some(recent))
-    }
-
-    /// The digest: leading entries, then `listing.first`, then nodes changed
-    /// after `recent` (newest first), then the rest in random order.
-    fn digest_listing(
-        &mut self,
-        room: usize,
-        listing: &Listing<'_>,
-        recent: Option<Timestamp>,
-    ) -> Digest {
-        if self.local.is_left() {
-            // No longer a member: its views of others are frozen and stale,
-            // so it names only itself (askers then learn that it left).
-            let entries = self.leading_entries().take(1).collect();
-            return Digest {
-                complete: false,
-                entries,
-            };
-        }
-        let mut used = 0;
-        let mut entries = Vec::new();
-        let mut complete = true;
-        for entry in self.leading_entries() {
-            let len = digest_entry_len(&entry);
-            if used + len <= room {
-                used += len;
-                entries.push(entry);
-            } else {
-                complete = false;
-            }
-        }
-        let peers = &self.peers;
-        let known = |slot: Slot| listing.known.get(slot).copied().unwrap_or(false);
-        let mut order: Vec<Slot> = (0..peers.len())
-            .filter(|&slot| listable(peers.at(slot).1) && !known(slot))
-            .collect();
-        if listing.known.contains(&true) {
-            // The receiver must not take the absence of those it knows for
-            // ours not knowing them.
-            complete = false;
-        }
-        let fits = order.iter().try_fold(used, |used, &slot| {
-            let (id, peer) = peers.at(slot);
-            Some(used + digest_entry_len(&peer.digest_entry(id))).filter(|&n| n <= room)
-        });
-        if fits.is_some() {
-            // Everything fits, so the order does not matter: list the peers
-            // as they lie in memory.
-            entries.extend(order.iter().map(|&slot| {
-                let (id, peer) = peers.at(slot);
-                peer.digest_entry(id)
-            }));
-            return Digest { complete, entries };
-        }
-        let mut front = 0;
-        if !listing.first.is_empty() {
-            let mut is_first = vec![false; peers.len()];
-            for &slot in listing.first {
-                is_first[slot] = true;
-            }
-            for i in 0..order.len() {
-                if is_first[order[i]] {
-                    order.swap(front, i);
-                    front += 1;
-                }
-            }
-        }
-        if let Some(recent) = recent {
-            let news = front;
-            for i in news..order.len() {
-                if peers.at(order[i]).1.changed > recent {
-                    order.swap(front, i);
-                    front += 1;
-                }
-            }
-            order[news..front].sort_by_key(|&slot| core::cmp::Reverse(peers.at(slot).1.changed));
-            // Then, in half of the room left, the peers we heard from most
-            // recently: the liveness evidence the receiver most likely
-            // lacks, so it spreads like news instead of by chance.
-            let quota = room.saturating_sub(used) / 2 / FRESH_ENTRY_LEN;
-            let rest = &mut order[front..];
-            if quota > 0 && quota < rest.len() {
-                rest.select_nth_unstable_by_key(quota, |&slot| {
-                    core::cmp::Reverse(peers.at(slot).1.detector.last())
-                });
-                front += quota;
-            }
-        }
-        for i in 0..order.len() {
-            if i >= front {
-                // A partial Fisher-Yates shuffle: only the listed nodes are drawn.
-                let j = i + rng::index(&mut *self.rng, order.len() - i);
-                order.swap(i, j);
-            }
-            let (id, peer) = self.peers.at(order[i]);
-            let entry = peer.digest_entry(id);
-            let len = digest_entry_len(&entry);
-            if used + len > room {
-                complete = false;
-                break;
-            }
-            used += len;
-            entries.push(entry);
-        }
-        Digest { complete, entries }
-    }
-
     /// What the owner of `digest` lacks, within `room` bytes: new and most
     /// out-of-date nodes first (ties in random order), each node's updates
     /// in version order so a truncated node is still a valid prefix.
@@ -455,13 +290,6 @@ impl Node {
         }
         out
     }
-}
-
-/// Whether digests list `peer`. Down peers are left out: advertising them
-/// would make nodes that lack them ask for them and admit them afresh,
-/// restarting their detection and expiry (the resurrection of DESIGN §8).
-fn listable(peer: &super::peers::Peer) -> bool {
-    peer.status != NodeStatus::Down
 }
 
 /// Whether `peer` may be sent to a node that does not know it.

@@ -2,6 +2,7 @@
 
 #[cfg(any(test, feature = "arbitrary"))]
 pub(crate) mod audit;
+mod digest;
 mod exchange;
 mod hasher;
 mod liveness;
