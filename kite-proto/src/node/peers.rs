@@ -188,26 +188,18 @@ struct Index {
 impl Index {
     /// The bucket and slot of `id`.
     fn find(&self, id: &NodeId, peers: &[Peer]) -> Option<(usize, Slot)> {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        let mask = self.buckets.len() - 1;
-        let hash = self.key.hash_id(id);
-        let mut bucket = hash as usize & mask;
-        loop {
-            match self.buckets[bucket] {
-                (_, 0) => return None,
-                (h, slot) if h == hash && peers[slot - 1].id == *id => {
-                    return Some((bucket, slot - 1));
-                }
-                _ => bucket = (bucket + 1) & mask,
-            }
-        }
+        self.probe(id, |slot| peers[slot].id == *id)
     }
 
     /// The slot of the first bucket holding `id`'s hash: `id`'s slot
     /// unless another id has the same 64-bit hash. `None`: not tracked.
     fn guess(&self, id: &NodeId) -> Option<Slot> {
+        self.probe(id, |_| true).map(|(_, slot)| slot)
+    }
+
+    /// The first bucket from `id`'s hash on that holds the same hash and a
+    /// slot `accept`ed, with that slot; `None` at the first empty bucket.
+    fn probe(&self, id: &NodeId, accept: impl Fn(Slot) -> bool) -> Option<(usize, Slot)> {
         if self.buckets.is_empty() {
             return None;
         }
@@ -217,7 +209,7 @@ impl Index {
         loop {
             match self.buckets[bucket] {
                 (_, 0) => return None,
-                (h, slot) if h == hash => return Some(slot - 1),
+                (h, slot) if h == hash && accept(slot - 1) => return Some((bucket, slot - 1)),
                 _ => bucket = (bucket + 1) & mask,
             }
         }
