@@ -1,6 +1,8 @@
 //! What this node knows about other nodes, and how liveness evidence and
 //! remote state are admitted.
 
+use core::time::Duration;
+
 use super::Node;
 use super::peers::{Peer, Slot, Whom};
 use crate::event::{Event, NodeStatus};
@@ -9,7 +11,6 @@ use crate::phi::PhiDetector;
 use crate::state::{Change, NodeState};
 use crate::time::Timestamp;
 use crate::wire::{Delta, Digest, NodeDelta, UpdateKind};
-use core::time::Duration;
 
 /// An expired node, remembered so stale gossip cannot bring it back.
 pub(super) struct Forgotten {
