@@ -45,7 +45,10 @@
 //!
 //! A [`Failure`] shows the seed, the simulated time, the broken invariant,
 //! every command and fault of the run with its time, and the last events
-//! concerning the nodes involved.
+//! concerning the nodes involved. A scenario written as a list of steps can
+//! be run through [`shrink`], which replays ever shorter lists of the same
+//! steps while they still fail, so the trace printed is that of a short run
+//! (the chaos test does this).
 //!
 //! ## Invariants
 //!
@@ -116,6 +119,7 @@ mod metrics;
 mod network;
 pub mod report;
 mod seeds;
+mod shrink;
 mod sim;
 mod streams;
 mod trace;
@@ -128,4 +132,5 @@ pub use invariants::InvariantConfig;
 pub use metrics::{HostCounters, Metrics};
 pub use network::{LinkModel, NetworkModel};
 pub use seeds::{SEED_ENV, for_each_seed};
+pub use shrink::shrink;
 pub use sim::{Sim, SimBuilder};

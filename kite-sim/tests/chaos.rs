@@ -4,15 +4,63 @@
 use core::time::Duration;
 
 use kite_proto::SeededRng;
-use kite_sim::{HostId, LinkModel, NetworkModel, Sim, for_each_seed};
+use kite_sim::{HostId, LinkModel, NetworkModel, Sim, for_each_seed, shrink};
 use rand_core::RngCore;
 
 fn pick(rng: &mut SeededRng, n: usize) -> usize {
     (rng.next_u64() % n as u64) as usize
 }
 
-/// `steps` random commands and faults on `n` nodes, then healing.
-fn chaos(seed: u64, n: usize, steps: usize) -> Result<(), kite_sim::Failure> {
+/// One random command or fault (hosts by index), then a wait.
+#[derive(Clone, Debug)]
+enum Step {
+    Upsert(usize, String, String),
+    Delete(usize, String),
+    Crash(usize),
+    Restart(usize),
+    Pause(usize, Duration),
+    /// Hosts below the index on one side.
+    Partition(usize),
+    OneWay(usize, usize),
+    Heal,
+    Leave(usize),
+    /// The DNS name answers with the first hosts, this many.
+    Dns(usize),
+    Nothing,
+}
+
+/// `steps` random steps for `n` nodes, each with the wait after it.
+fn plan(seed: u64, n: usize, steps: usize) -> Vec<(Step, Duration)> {
+    let mut rng = SeededRng::from_seed_u64(seed ^ 0xc4a05);
+    (0..steps)
+        .map(|_| {
+            let h = pick(&mut rng, n);
+            let step = match pick(&mut rng, 20) {
+                0..=6 => Step::Upsert(
+                    h,
+                    format!("k{}", pick(&mut rng, 12)),
+                    format!("v{}", rng.next_u32() % 1000),
+                ),
+                7..=9 => Step::Delete(h, format!("k{}", pick(&mut rng, 12))),
+                10 => Step::Crash(h),
+                11 => Step::Restart(h),
+                12 => Step::Pause(h, Duration::from_millis(500 + rng.next_u64() % 20_000)),
+                13 => Step::Partition(1 + pick(&mut rng, n - 1)),
+                14 => Step::OneWay(pick(&mut rng, n), pick(&mut rng, n)),
+                15 | 16 => Step::Heal,
+                17 => Step::Leave(h),
+                18 => Step::Dns(1 + pick(&mut rng, n)),
+                _ => Step::Nothing,
+            };
+            (step, Duration::from_millis(rng.next_u64() % 3_000))
+        })
+        .collect()
+}
+
+/// Plays `steps` on `n` nodes under lossy, jittery, duplicating and
+/// reordering links (skipping steps that no longer apply), then stops the
+/// faults and requires convergence.
+fn play(seed: u64, n: usize, steps: &[(Step, Duration)]) -> Result<(), kite_sim::Failure> {
     let link = LinkModel::lan()
         .jitter(Duration::from_millis(40))
         .loss(0.05)
@@ -31,53 +79,41 @@ fn chaos(seed: u64, n: usize, steps: usize) -> Result<(), kite_sim::Failure> {
     for h in &hosts {
         sim.join(*h, &["kite"]).unwrap();
     }
-    let mut rng = SeededRng::from_seed_u64(seed ^ 0xc4a05);
     let mut cuts = Vec::new();
     let mut left = 0;
-    for _ in 0..steps {
-        let h = hosts[pick(&mut rng, n)];
-        let running = sim.node(h).is_some_and(|node| !node.has_left());
-        match pick(&mut rng, 20) {
-            0..=6 if running => {
-                let key = format!("k{}", pick(&mut rng, 12));
-                let value = format!("v{}", rng.next_u32() % 1000);
-                sim.upsert(h, &key, &value).unwrap();
+    for (step, wait) in steps {
+        let running = |sim: &Sim, h: usize| sim.node(hosts[h]).is_some_and(|node| !node.has_left());
+        match step {
+            Step::Upsert(h, key, value) if running(&sim, *h) => {
+                sim.upsert(hosts[*h], key, value).unwrap();
             }
-            7..=9 if running => {
-                let key = format!("k{}", pick(&mut rng, 12));
-                sim.delete(h, &key).unwrap();
+            Step::Delete(h, key) if running(&sim, *h) => sim.delete(hosts[*h], key).unwrap(),
+            Step::Crash(h) => sim.crash(hosts[*h]),
+            Step::Restart(h) => {
+                sim.restart(hosts[*h]);
             }
-            10 => sim.crash(h),
-            11 => {
-                sim.restart(h);
-            }
-            12 if running => sim.pause(h, Duration::from_millis(500 + rng.next_u64() % 20_000)),
-            13 => {
-                let split = 1 + pick(&mut rng, n - 1);
-                let (a, b) = hosts.split_at(split);
+            Step::Pause(h, pause) if running(&sim, *h) => sim.pause(hosts[*h], *pause),
+            Step::Partition(split) => {
+                let (a, b) = hosts.split_at(*split);
                 cuts.push(sim.partition(a, b));
             }
-            14 => {
-                let (a, b) = (hosts[pick(&mut rng, n)], hosts[pick(&mut rng, n)]);
-                cuts.push(sim.partition_one_way(&[a], &[b]));
-            }
-            15 | 16 => {
+            Step::OneWay(a, b) => cuts.push(sim.partition_one_way(&[hosts[*a]], &[hosts[*b]])),
+            Step::Heal => {
                 if let Some(cut) = cuts.pop() {
                     sim.heal(cut);
                 }
             }
-            17 if running && left < 2 => {
+            Step::Leave(h) if running(&sim, *h) && left < 2 => {
                 left += 1;
-                sim.leave(h).unwrap();
+                sim.leave(hosts[*h]).unwrap();
             }
-            18 => {
-                let k = 1 + pick(&mut rng, n);
-                let named: Vec<HostId> = hosts[..k].to_vec();
+            Step::Dns(k) => {
+                let named: Vec<HostId> = hosts[..*k].to_vec();
                 sim.set_dns("kite", &named);
             }
             _ => {}
         }
-        sim.run_for(Duration::from_millis(rng.next_u64() % 3_000))?;
+        sim.run_for(*wait)?;
     }
     // Faults stop: heal, perfect links, every crashed host back, left ones gone.
     sim.heal_all();
@@ -92,6 +128,11 @@ fn chaos(seed: u64, n: usize, steps: usize) -> Result<(), kite_sim::Failure> {
         }
     }
     sim.await_convergence(Duration::from_secs(90)).map(drop)
+}
+
+/// `steps` random steps on `n` nodes; a failure is shrunk to fewer steps.
+fn chaos(seed: u64, n: usize, steps: usize) -> Result<(), kite_sim::Failure> {
+    shrink(&plan(seed, n, steps), |steps| play(seed, n, steps))
 }
 
 #[test]
