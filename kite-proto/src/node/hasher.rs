@@ -35,10 +35,7 @@ impl SipKey {
         for word in id.words() {
             h.compress(word);
         }
-        h.tail = id.byte_len() as u64;
-        h.ntail = 0;
-        h.len = 0;
-        h.finish()
+        h.finalize(id.byte_len() as u64)
     }
 }
 
@@ -83,6 +80,14 @@ impl<const C: usize, const D: usize> SipHasher<C, D> {
         }
     }
 
+    /// Compresses the last block `b` and returns the hash.
+    fn finalize(mut self, b: u64) -> u64 {
+        self.compress(b);
+        self.v[2] ^= 0xff;
+        self.rounds(D);
+        self.v[0] ^ self.v[1] ^ self.v[2] ^ self.v[3]
+    }
+
     fn compress(&mut self, m: u64) {
         self.v[3] ^= m;
         self.rounds(C);
@@ -91,13 +96,9 @@ impl<const C: usize, const D: usize> SipHasher<C, D> {
 }
 
 impl<const C: usize, const D: usize> Hasher for SipHasher<C, D> {
-    fn write(&mut self, mut bytes: &[u8]) {
+    fn write(&mut self, bytes: &[u8]) {
         self.len = self.len.wrapping_add(bytes.len());
-        while self.ntail != 0 || bytes.len() < 8 {
-            let Some((&b, rest)) = bytes.split_first() else {
-                return;
-            };
-            bytes = rest;
+        for &b in bytes {
             self.tail |= u64::from(b) << (8 * self.ntail);
             self.ntail += 1;
             if self.ntail == 8 {
@@ -107,23 +108,11 @@ impl<const C: usize, const D: usize> Hasher for SipHasher<C, D> {
                 self.ntail = 0;
             }
         }
-        // Whole words straight from the input while no byte is pending.
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            self.compress(u64::from_le_bytes(word.try_into().unwrap_or_default()));
-        }
-        let rest = words.remainder();
-        self.len = self.len.wrapping_sub(rest.len());
-        self.write(rest);
     }
 
     fn finish(&self) -> u64 {
-        let mut s = self.clone();
-        let b = ((self.len as u64 & 0xff) << 56) | self.tail;
-        s.compress(b);
-        s.v[2] ^= 0xff;
-        s.rounds(D);
-        s.v[0] ^ s.v[1] ^ s.v[2] ^ s.v[3]
+        self.clone()
+            .finalize(((self.len as u64 & 0xff) << 56) | self.tail)
     }
 }
 
