@@ -1,5 +1,5 @@
 //! Any bytes as a datagram, a stream message and a framed stream, and fed
-//! to a fresh node (`kite_proto::fuzzing::decode_bytes`). This binary also
+//! to a fresh node (`kite_sim::fuzzing::decode_bytes`). This binary also
 //! counts heap use: decoding may never hold more than a constant factor of
 //! the input (no length read off the wire is trusted for allocation).
 
@@ -70,5 +70,5 @@ fuzz_target!(|data: &[u8]| {
         "decoding {} bytes held {held} bytes of heap",
         data.len()
     );
-    kite_proto::fuzzing::decode_bytes(data);
+    kite_sim::fuzzing::decode_bytes(data);
 });

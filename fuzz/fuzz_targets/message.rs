@@ -1,6 +1,6 @@
 //! Any message round-trips through the codec, and the byte budgets the core
 //! fills datagrams with match the real encoding
-//! (`kite_proto::fuzzing::roundtrip`).
+//! (`kite_sim::fuzzing::roundtrip`).
 
 #![no_main]
 
@@ -8,5 +8,5 @@ use kite_proto::wire::Message;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|msg: Message| {
-    kite_proto::fuzzing::roundtrip(&msg);
+    kite_sim::fuzzing::roundtrip(&msg);
 });

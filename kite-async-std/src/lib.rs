@@ -1,15 +1,15 @@
 //! # kite-async-std
 //!
-//! Runs a [Kite](kite_proto) node under async-std or smol: cluster
+//! Runs a [Kite](kite_runtime) node under async-std or smol: cluster
 //! membership and a replicated key-value view of every node, over UDP
-//! (gossip) and TCP (join, leave and large state), with DNS join through
-//! hickory-resolver, metrics through the `metrics` facade and logs through
-//! `tracing`.
+//! (gossip) and TCP (join, leave and large state), with DNS join, metrics
+//! through the `metrics` facade and logs through `tracing`.
 //!
-//! Its API, options, events and errors are those of `kite-tokio`: moving a
-//! program between tokio and async-std or smol changes a dependency, not the
-//! code. Every protocol decision is made by [`kite_proto`], and everything
-//! an adapter needs that involves no I/O lives in [`kite_proto::driver`].
+//! This crate is glue: it implements `kite-runtime`'s [`Runtime`] trait on
+//! async-io ([`AsyncIo`]) and re-exports the node's API, written once in
+//! `kite-runtime` (how a node runs, its advertise address, DNS and metrics
+//! are described there). Its API is that of `kite-tokio`: moving a program
+//! between tokio and async-std or smol changes a dependency, not the code.
 //!
 //! ```
 //! use std::time::Duration;
@@ -33,7 +33,7 @@
 //! # }
 //! ```
 //!
-//! # How it runs, under async-std or smol
+//! # Under async-std or smol
 //!
 //! Sockets and timers are async-io's, the reactor async-std and smol are
 //! both built on. The node's tasks run on an executor of this crate
@@ -43,120 +43,38 @@
 //! same whichever of the two runtimes the application uses (or neither),
 //! never waits for the application's executor to have a free thread, and
 //! the application awaits its methods from any executor.
-//!
-//! [`Kite::start`] binds UDP and TCP on the same address and spawns three
-//! tasks: the driver task (the only one that drains the core, with one timer
-//! set to the core's next deadline), the UDP receive loop (64 KiB buffer,
-//! whatever `max_packet_size` says), and the TCP accept loop (one task per
-//! inbound stream, at most [`MAX_INBOUND_STREAMS`] at once). Outbound stream
-//! exchanges and DNS lookups run as tasks of their own. The stream timeout
-//! applies to each of connect, write and read, and frames over
-//! `max_frame_len` are refused before anything is allocated for them.
-//!
-//! # Advertise address
-//!
-//! The bind IP, with the bound port. When the bind IP is unspecified
-//! (`0.0.0.0` or `[::]`), the host's private IP chosen by
-//! [`choose_advertise_ip`] among its interface addresses (first RFC 1918
-//! IPv4, then IPv6 unique-local, then other addresses; loopback and
-//! link-local never), or loopback if there is none. Set
-//! [`Options::advertise_addr`] on hosts with several private networks.
-//!
-//! # DNS
-//!
-//! Names given to [`Kite::join`] are resolved by hickory-resolver running on
-//! async-io (this crate provides its runtime), with the system's resolver
-//! configuration (`/etc/resolv.conf`), or with [`Options::name_servers`]
-//! when set, and re-resolved every `dns_refresh_interval`; new addresses are
-//! joined without another call.
-//!
-//! # Metrics and logs
-//!
-//! Every second the node publishes the counters of
-//! [`kite_proto::driver::metrics`] (connections, stream and packet bytes and
-//! counts, decode errors, stream failures, dropped updates) and the gauge
-//! `kite_nodes{status}`, each labelled `node=<id>`, through the `metrics`
-//! facade: install any recorder to collect them. Events are logged at
-//! `debug` in a `kite{node=<id>}` span, failures at `debug`/`warn`.
-
-mod dns;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::io;
+use std::net::{self, SocketAddr, TcpStream};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Once, PoisonError};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::sync::Once;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
-use async_channel::Receiver;
-use async_executor::{Executor, Task};
+use async_executor::Executor;
 use async_io::{Async, Timer};
-use futures_lite::{AsyncReadExt, AsyncWriteExt, Stream, future};
-use hickory_resolver::Resolver;
-use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-use kite_proto::driver::metrics::{Series, SeriesKind};
-use kite_proto::driver::{
-    ACCEPT_RETRY, Action, FrameError, FrameReader, RECV_BUFFER, RECV_RETRY, Shared,
-};
-use kite_proto::wire::frame;
-use kite_proto::{RequestId, ResolveError, StreamError, Timestamp};
-use rand_core::{OsRng, TryRngCore};
-use tracing::{Instrument, debug, info, warn};
+use futures_lite::future;
 
-use dns::AsyncIoProvider;
+pub use kite_runtime::api::*;
 
-pub use kite_proto::driver::{
-    MAX_INBOUND_STREAMS, Options, StartError, Watcher, choose_advertise_ip,
-};
-pub use kite_proto::{
-    Event, JoinError, LeaveError, Limits, LocalStateError, NodeId, NodeStatus, NodeView, Stats,
-};
+/// A running Kite node on async-io (see [`kite_runtime::Kite`] for every
+/// method). Dropping it stops the node; [`shutdown`](kite_runtime::Kite::shutdown)
+/// also waits until its ports are free.
+pub type Kite = kite_runtime::Kite<AsyncIo>;
 
-/// A running Kite node. Dropping it stops the node as
-/// [`shutdown`](Kite::shutdown) does, without waiting for the sockets to
-/// close. Share it between tasks with an `Arc`.
-pub struct Kite {
-    shared: Arc<Shared>,
-    clock: Clock,
-    tasks: Mutex<Vec<Task<()>>>,
-}
+/// The [`Runtime`] on async-io: sockets and timers of the reactor async-std
+/// and smol share, tasks on this crate's executor thread.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AsyncIo;
 
-impl std::fmt::Debug for Kite {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kite")
-            .field("id", self.local_id())
-            .field("addr", &self.advertise_addr())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The adapter's monotonic clock: timestamps are the time since start.
-#[derive(Clone, Copy)]
-struct Clock(Instant);
-
-impl Clock {
-    fn now(self) -> Timestamp {
-        Timestamp::from_duration(self.0.elapsed())
-    }
-
-    fn instant(self, at: Timestamp) -> Instant {
-        self.0 + at.as_duration()
-    }
-}
-
-/// What every socket task needs (no socket: those belong to the long-lived
-/// tasks, so stopping them releases the ports).
-struct Io {
-    shared: Arc<Shared>,
-    clock: Clock,
-    stream_timeout: Duration,
-    max_frame_len: usize,
-    resolver: Result<Resolver<AsyncIoProvider>, String>,
-}
-
-/// Spawns `future` on the executor every node of the process shares, whose
-/// thread starts with the first task.
-fn spawn<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> Task<T> {
+/// The executor every node of the process shares, whose thread starts with
+/// the first task.
+///
+/// # Panics
+///
+/// If the process cannot start the thread, as `std::thread::spawn` does.
+fn executor() -> &'static Executor<'static> {
     static EXECUTOR: Executor<'static> = Executor::new();
     static THREAD: Once = Once::new();
     THREAD.call_once(|| {
@@ -165,358 +83,98 @@ fn spawn<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) ->
             .spawn(|| async_io::block_on(EXECUTOR.run(future::pending::<()>())))
             .expect("cannot spawn the kite-async-std executor thread");
     });
-    EXECUTOR.spawn(future)
+    &EXECUTOR
 }
 
-/// `future`'s output, or `None` if it takes longer than `limit`.
-async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
-    let expired = async {
-        Timer::after(limit).await;
-        None
-    };
-    future::or(async { Some(future.await) }, expired).await
-}
+impl Runtime for AsyncIo {
+    type Udp = Udp;
+    type Listener = Listener;
+    type Stream = Async<TcpStream>;
+    type Sleep = Sleep;
 
-impl Kite {
-    /// Binds UDP and TCP on the bind address, and starts the node (see the
-    /// [crate docs](crate) for where it runs). It knows no other node until
-    /// [`join`](Kite::join) is called, or until another node joins it.
-    ///
-    /// # Panics
-    ///
-    /// If the process cannot start the executor thread, as
-    /// `std::thread::spawn` does.
-    pub async fn start(options: Options) -> Result<Kite, StartError> {
-        let settings = options
-            .watcher(|event: &Event| debug!(?event, "event"))
-            .validate()?;
-        let bind = settings.bind_addr;
-        let bind_error = |protocol| {
-            move |source| StartError::Bind {
-                addr: bind,
-                protocol,
-                source,
-            }
-        };
-        let udp = Async::<UdpSocket>::bind(bind).map_err(bind_error("UDP"))?;
-        let bound = udp.get_ref().local_addr().map_err(bind_error("UDP"))?;
-        // std sets SO_REUSEADDR on Unix, so a restarted node binds at once.
-        let listener = Async::<TcpListener>::bind(bound).map_err(bind_error("TCP"))?;
-        let interfaces = match settings.needs_interfaces(bound) {
-            true => interfaces(),
-            false => Vec::new(),
-        };
-        let seed = OsRng
-            .try_next_u64()
-            .map_err(|err| StartError::Entropy(err.to_string()))?;
-        let clock = Clock(Instant::now());
-        let (waker, wake) = async_channel::bounded(1);
-        // A full channel already holds a wake-up.
-        let notify = move || {
-            let _ = waker.try_send(());
-        };
-        let shared = Shared::start(&settings, bound, &interfaces, seed, clock.now(), notify)?;
-        let io = Arc::new(Io {
-            shared: Arc::clone(&shared),
-            clock,
-            stream_timeout: settings.stream_timeout,
-            max_frame_len: settings.config.limits.max_frame_len,
-            resolver: resolver(&settings.name_servers),
-        });
-        let span = tracing::info_span!("kite", node = %shared.local_id());
-        let udp = Arc::new(udp);
-        let tasks = vec![
-            spawn(drive(Arc::clone(&io), Arc::clone(&udp), wake).instrument(span.clone())),
-            spawn(receive(Arc::clone(&io), udp).instrument(span.clone())),
-            spawn(accept(io, listener).instrument(span.clone())),
-        ];
-        span.in_scope(|| info!(%bound, advertise = %shared.advertise_addr(), "started"));
-        Ok(Kite {
-            shared,
-            clock,
-            tasks: Mutex::new(tasks),
-        })
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        executor().spawn(task).detach();
     }
 
-    kite_proto::handle_api!(shared);
-
-    /// Joins the cluster through `targets`: `ip:port`, `ip`, `host:port` or
-    /// `host` (bare forms use this node's port). Names are resolved, and
-    /// re-resolved every `dns_refresh_interval`. Returns the ids of the
-    /// nodes contacted, or an error if targets were given and none could be
-    /// joined (a name that resolves only to this node is not an error).
-    pub async fn join<S: AsRef<str>>(&self, targets: &[S]) -> Result<Vec<NodeId>, JoinError> {
-        let (tx, rx) = async_channel::bounded(1);
-        let done = move |result| drop(tx.try_send(result));
-        self.shared.join(self.clock.now(), targets, done)?;
-        rx.recv().await.unwrap_or(Err(JoinError::Stopped))
+    fn sleep_until(deadline: Instant) -> Sleep {
+        Sleep(Timer::at(deadline))
     }
 
-    /// Leaves the cluster gracefully: the local state is frozen and up to 3
-    /// live nodes are told, so that every node reports this one as left (not
-    /// down). Returns how many acknowledged, or an error if none could be
-    /// told. Call [`shutdown`](Kite::shutdown) afterwards.
-    pub async fn leave(&self) -> Result<usize, LeaveError> {
-        let (tx, rx) = async_channel::bounded(1);
-        let done = move |result| drop(tx.try_send(result));
-        self.shared.leave(self.clock.now(), done)?;
-        rx.recv().await.unwrap_or(Err(LeaveError::Stopped))
+    fn bind_udp(&self, addr: SocketAddr) -> io::Result<Udp> {
+        Async::<net::UdpSocket>::bind(addr).map(Udp)
     }
 
-    /// Every later event, as an async stream (see also [`Watcher`]). The
-    /// stream is unbounded: read it, or drop it to unsubscribe. It ends when
-    /// the node stops.
-    pub fn events(&self) -> EventStream {
-        let (tx, rx) = async_channel::unbounded();
-        self.shared
-            .subscribe(move |event| tx.try_send(event.clone()).is_ok());
-        EventStream { rx: Box::pin(rx) }
+    fn listen_tcp(&self, addr: SocketAddr) -> io::Result<Listener> {
+        // std sets SO_REUSEADDR on Unix, so a restarted node listens at once.
+        Async::<net::TcpListener>::bind(addr).map(Listener)
     }
 
-    /// Stops the node without telling anyone (call [`leave`](Kite::leave)
-    /// first to leave gracefully): pending joins and leaves fail with
-    /// `Stopped`, event streams end, and once this returns the UDP and TCP
-    /// ports are released. Reading the last known state still works.
-    pub async fn shutdown(&self) {
-        self.shared.stop();
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
-        if tasks.is_empty() {
-            return;
-        }
-        for task in tasks {
-            // Returns once the task's future, and its sockets, are dropped.
-            task.cancel().await;
-        }
-        info!(node = %self.local_id(), "stopped");
+    fn connect_tcp(
+        &self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = io::Result<Async<TcpStream>>> + Send + 'static {
+        Async::<TcpStream>::connect(addr)
     }
 }
 
-impl Drop for Kite {
-    fn drop(&mut self) {
-        self.shared.stop();
-        // Dropping a task cancels it.
-        self.tasks
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-}
-
-/// The events of one node, from [`Kite::events`]; also a
-/// [`futures_lite::Stream`].
+/// An async-io timer that yields `()`.
 #[derive(Debug)]
-pub struct EventStream {
-    rx: Pin<Box<Receiver<Event>>>,
-}
+pub struct Sleep(Timer);
 
-impl EventStream {
-    /// The next event, or `None` once the node has stopped.
-    pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await.ok()
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(drop)
     }
 }
 
-impl Stream for EventStream {
-    type Item = Event;
+/// An async-io UDP socket.
+#[derive(Debug)]
+pub struct Udp(Async<net::UdpSocket>);
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.rx.as_mut().poll_next(cx)
+impl UdpSocket for Udp {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().local_addr()
+    }
+
+    // The socket is non-blocking: these return `WouldBlock` at once.
+    fn try_send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.0.get_ref().send_to(buf, to)
+    }
+
+    fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.0.get_ref().recv_from(buf)
+    }
+
+    fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_writable(cx)
+    }
+
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_readable(cx)
     }
 }
 
-/// The host's interface addresses (to pick the one to advertise).
-fn interfaces() -> Vec<IpAddr> {
-    let listed = if_addrs::get_if_addrs().unwrap_or_else(|err| {
-        warn!(%err, "cannot list interface addresses; advertising loopback");
-        Vec::new()
-    });
-    listed.iter().map(|interface| interface.ip()).collect()
-}
+/// An async-io TCP listener.
+#[derive(Debug)]
+pub struct Listener(Async<net::TcpListener>);
 
-/// The system resolver, or one asking `servers` (over UDP and TCP).
-fn resolver(servers: &[SocketAddr]) -> Result<Resolver<AsyncIoProvider>, String> {
-    let builder = if servers.is_empty() {
-        Resolver::builder(AsyncIoProvider).map_err(|err| err.to_string())?
-    } else {
-        let servers = servers.iter().map(|server| {
-            let mut config = NameServerConfig::udp_and_tcp(server.ip());
-            config
-                .connections
-                .iter_mut()
-                .for_each(|c| c.port = server.port());
-            config
-        });
-        let config = ResolverConfig::from_name_servers(servers.collect());
-        Resolver::builder_with_config(config, AsyncIoProvider)
-    };
-    builder.build().map_err(|err| err.to_string())
-}
+impl TcpListener for Listener {
+    type Stream = Async<TcpStream>;
 
-/// The driver task: turns after every wake-up and at the core's deadline,
-/// and carries out the actions.
-async fn drive(io: Arc<Io>, udp: Arc<Async<UdpSocket>>, wake: Receiver<()>) {
-    let mut work: Vec<Task<()>> = Vec::new();
-    let mut timer = Timer::never();
-    loop {
-        let turn = io.shared.turn(io.clock.now());
-        publish(turn.metrics);
-        for action in turn.actions {
-            match action {
-                Action::Transmit { to, payload } => {
-                    if let Err(err) = udp.send_to(&payload, to).await {
-                        debug!(%to, %err, "datagram not sent");
-                    }
+    fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Async<TcpStream>, SocketAddr)>> {
+        loop {
+            match self.0.get_ref().accept() {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.0.poll_readable(cx))?;
                 }
-                Action::Request { id, to, payload } => {
-                    let exchange = request(Arc::clone(&io), id, to, payload);
-                    work.push(spawn(exchange.in_current_span()));
-                }
-                Action::Resolve { name } => {
-                    work.push(spawn(resolve(Arc::clone(&io), name).in_current_span()));
-                }
-            }
-        }
-        // Dropping the task list (when this task is cancelled) cancels them.
-        work.retain(|task| !task.is_finished());
-        timer.set_at(io.clock.instant(turn.deadline));
-        let expired = async {
-            (&mut timer).await;
-        };
-        let woken = async {
-            // The sender lives in `io.shared`, so this never ends early.
-            let _ = wake.recv().await;
-        };
-        future::or(expired, woken).await;
-    }
-}
-
-/// Hands the metrics to the `metrics` facade.
-fn publish(series: Vec<Series>) {
-    for s in series {
-        match s.kind {
-            SeriesKind::Counter => {
-                metrics::describe_counter!(s.name, s.help);
-                metrics::counter!(s.name, &s.labels).absolute(s.value);
-            }
-            SeriesKind::Gauge => {
-                metrics::describe_gauge!(s.name, s.help);
-                metrics::gauge!(s.name, &s.labels).set(s.value as f64);
+                Err(err) => return Poll::Ready(Err(err)),
+                Ok((stream, from)) => return Poll::Ready(Async::new(stream).map(|s| (s, from))),
             }
         }
     }
-}
-
-/// The UDP receive loop: hands the datagrams to the core, a batch per lock.
-async fn receive(io: Arc<Io>, udp: Arc<Async<UdpSocket>>) {
-    let mut buf = vec![0; RECV_BUFFER];
-    loop {
-        match udp.recv_from(&mut buf).await {
-            // The socket is non-blocking: reading on needs no waiting.
-            Ok(first) => io.shared.datagrams(io.clock.now(), &mut buf, first, |buf| {
-                udp.get_ref().recv_from(buf).ok()
-            }),
-            Err(err) => {
-                debug!(%err, "datagram receive failed");
-                Timer::after(RECV_RETRY).await;
-            }
-        }
-    }
-}
-
-/// The TCP accept loop: serves each inbound stream in a task of its own.
-async fn accept(io: Arc<Io>, listener: Async<TcpListener>) {
-    let mut streams: Vec<Task<()>> = Vec::new();
-    loop {
-        match listener.accept().await {
-            Ok((stream, from)) => {
-                streams.retain(|task| !task.is_finished());
-                if !io.shared.admit(streams.len()) {
-                    debug!(%from, "too many inbound streams; connection closed");
-                    continue;
-                }
-                streams.push(spawn(
-                    serve(Arc::clone(&io), stream, from).in_current_span(),
-                ));
-            }
-            Err(err) => {
-                warn!(%err, "accept failed");
-                Timer::after(ACCEPT_RETRY).await;
-            }
-        }
-    }
-}
-
-/// Runs one step of a stream (connect, write or read) under the stream
-/// timeout.
-async fn timeout<T, E: Into<FrameError>>(
-    limit: Duration,
-    step: impl Future<Output = Result<T, E>>,
-) -> Result<T, FrameError> {
-    match within(limit, step).await {
-        Some(result) => result.map_err(Into::into),
-        None => Err(FrameError::TimedOut),
-    }
-}
-
-/// Reads one length-prefixed frame of at most `max` bytes.
-async fn read_frame(stream: &mut Async<TcpStream>, max: usize) -> Result<Vec<u8>, FrameError> {
-    let mut reader = FrameReader::new(max);
-    loop {
-        let n = stream.read(reader.buf()).await?;
-        if let Some(body) = reader.advance(n)? {
-            return Ok(body);
-        }
-    }
-}
-
-/// Serves one inbound stream: one request frame in, one reply frame out.
-async fn serve(io: Arc<Io>, mut stream: Async<TcpStream>, from: SocketAddr) {
-    let limit = io.stream_timeout;
-    let body = match timeout(limit, read_frame(&mut stream, io.max_frame_len)).await {
-        Ok(body) => body,
-        Err(err) => {
-            debug!(%from, %err, "inbound stream failed");
-            return io.shared.read_failed(&err);
-        }
-    };
-    let (tx, rx) = async_channel::bounded(1);
-    let reply = move |payload| drop(tx.try_send(payload));
-    io.shared.request(io.clock.now(), from, &body, reply);
-    if let Ok(Some(payload)) = rx.recv().await
-        && let Err(err) = timeout(limit, stream.write_all(&frame::encode(&payload))).await
-    {
-        debug!(%from, %err, "reply not sent");
-    }
-}
-
-/// Carries out one outbound stream exchange and hands its outcome back.
-async fn request(io: Arc<Io>, id: RequestId, to: SocketAddr, payload: Vec<u8>) {
-    let result = exchange(&io, to, &payload).await;
-    if let Err(err) = &result {
-        debug!(%to, %err, "stream request failed");
-    }
-    io.shared.response(io.clock.now(), id, result);
-}
-
-async fn exchange(io: &Io, to: SocketAddr, payload: &[u8]) -> Result<Vec<u8>, StreamError> {
-    let limit = io.stream_timeout;
-    let connected = timeout(limit, Async::<TcpStream>::connect(to)).await;
-    let mut stream = connected.map_err(FrameError::connecting)?;
-    timeout(limit, stream.write_all(&frame::encode(payload))).await?;
-    Ok(timeout(limit, read_frame(&mut stream, io.max_frame_len)).await?)
-}
-
-/// Resolves one name and hands the answer back.
-async fn resolve(io: Arc<Io>, name: String) {
-    let result = match &io.resolver {
-        Ok(resolver) => match resolver.lookup_ip(name.as_str()).await {
-            Ok(lookup) => Ok(lookup.iter().collect()),
-            Err(err) => Err(ResolveError(err.to_string())),
-        },
-        Err(err) => Err(ResolveError(format!("no resolver: {err}"))),
-    };
-    if let Err(err) = &result {
-        debug!(%name, %err, "resolution failed");
-    }
-    io.shared.resolved(io.clock.now(), &name, result);
 }

@@ -27,6 +27,7 @@ fn full_view() -> Vec<u8> {
     let nodes = (0..NODES)
         .map(|i| NodeDelta {
             id: peer_id(i),
+            generation: 1,
             addr: peer_addr(i),
             heartbeat: 10,
             from_version: 0,
@@ -77,6 +78,7 @@ fn behind_digest(packet: usize) -> Vec<u8> {
     let entries: Vec<DigestEntry> = (0..NODES)
         .map(|i| DigestEntry {
             id: peer_id(i),
+            run: 1,
             heartbeat: 1,
             version: 0,
         })

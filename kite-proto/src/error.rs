@@ -69,6 +69,17 @@ pub enum ConfigError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The cluster label is longer than
+    /// [`MAX_LABEL_LEN`](crate::security::MAX_LABEL_LEN).
+    LabelTooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A security mode that seals messages, with no key to seal them.
+    NoKey {
+        /// The configured mode.
+        mode: crate::SecurityMode,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -101,15 +112,29 @@ impl fmt::Display for ConfigError {
                 "max_frame_len {max_frame_len} cannot carry one node's full state; it must be at least {needed}"
             ),
             ConfigError::Limits { reason } => write!(f, "invalid limits: {reason}"),
+            ConfigError::LabelTooLong { len } => write!(
+                f,
+                "the cluster label is {len} bytes long, the limit is {}",
+                crate::security::MAX_LABEL_LEN
+            ),
+            ConfigError::NoKey { mode } => {
+                write!(
+                    f,
+                    "security mode {mode:?} seals messages but no key is given"
+                )
+            }
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
 
-/// A local write that was refused.
+/// A local write that was refused. The rules for keys and values are
+/// listed once, on [`Limits`](crate::Limits).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LocalStateError {
+    /// The key is empty.
+    EmptyKey,
     /// The key is longer than `limits.max_key_len`.
     KeyTooLong {
         /// Its length in bytes.
@@ -133,6 +158,8 @@ pub enum LocalStateError {
     },
     /// The node has left the cluster; its state is frozen.
     Left,
+    /// The node was shut down (adapters only).
+    Stopped,
 }
 
 impl fmt::Display for LocalStateError {
@@ -148,8 +175,12 @@ impl fmt::Display for LocalStateError {
                 f,
                 "the write would make the local state {size} bytes, the limit is {max}"
             ),
+            LocalStateError::EmptyKey => f.write_str("a key must not be empty"),
             LocalStateError::Left => {
                 f.write_str("the node has left the cluster; local state can no longer change")
+            }
+            LocalStateError::Stopped => {
+                f.write_str("the node was shut down; local state can no longer change")
             }
         }
     }
@@ -220,8 +251,6 @@ impl std::error::Error for JoinError {}
 pub enum LeaveError {
     /// `leave` was already called.
     AlreadyLeft,
-    /// No live node was known, so nobody could be told.
-    NoPeers,
     /// Every notification failed.
     NoneNotified {
         /// How many nodes were tried.
@@ -235,9 +264,6 @@ impl fmt::Display for LeaveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LeaveError::AlreadyLeft => f.write_str("the node has already left"),
-            LeaveError::NoPeers => {
-                f.write_str("no live node is known, so nobody was told of the leave")
-            }
             LeaveError::NoneNotified { tried } => {
                 write!(
                     f,
@@ -295,6 +321,80 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// Text that is not a [`Key`](crate::Key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyError {
+    /// The text decodes to `len` bytes rather than 32.
+    Length {
+        /// How many bytes it holds.
+        len: usize,
+    },
+    /// A character that is neither a hex digit nor standard base64, at
+    /// byte `at` of the text (surrounding whitespace removed).
+    Character {
+        /// Its position.
+        at: usize,
+    },
+    /// Base64 padding that is wrong, or a last character with bits beyond
+    /// the key's.
+    Padding,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key is 32 bytes as 64 hex digits or standard base64: ")?;
+        match self {
+            KeyError::Length { len } => write!(f, "this text holds {len} bytes"),
+            KeyError::Character { at } => write!(f, "invalid character at byte {at}"),
+            KeyError::Padding => f.write_str("invalid base64 padding"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// A change to a node's keyring or security mode that was refused; the
+/// node's security is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecurityError {
+    /// The key is not in the ring.
+    NotInstalled {
+        /// The key's hint.
+        hint: crate::KeyHint,
+    },
+    /// The primary key cannot be removed: make another key primary first
+    /// ([`Node::use_key`](crate::Node::use_key)).
+    RemovePrimary {
+        /// The key's hint.
+        hint: crate::KeyHint,
+    },
+    /// The mode seals messages and the ring holds no key.
+    NoKey {
+        /// The mode asked for.
+        mode: crate::SecurityMode,
+    },
+}
+
+impl fmt::Display for SecurityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecurityError::NotInstalled { hint } => {
+                write!(f, "key {hint} is not installed; install it first")
+            }
+            SecurityError::RemovePrimary { hint } => write!(
+                f,
+                "key {hint} is the primary key and cannot be removed; make another key primary first"
+            ),
+            SecurityError::NoKey { mode } => write!(
+                f,
+                "security mode {mode:?} seals messages but the keyring is empty; install a key first"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SecurityError {}
 
 /// Why a stream exchange the core asked for failed, as the driver reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]

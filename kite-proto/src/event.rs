@@ -59,12 +59,29 @@ pub enum Event {
         /// The value it had.
         value: String,
     },
-    /// The outcome of a `join` call: the ids of the nodes contacted.
+    /// The outcome of a `join` call: the id of the first node that answered
+    /// (the join completes then, see [`Node::join`](crate::Node::join)), an
+    /// empty list if every target was this node itself, or why none could
+    /// be joined.
     JoinCompleted {
         /// The call.
         join: JoinId,
-        /// Joined node ids, or why none could be joined.
+        /// The node joined through, or why none could be joined.
         result: Result<Vec<NodeId>, JoinError>,
+    },
+    /// The outcome of one target of a successful `join` that its
+    /// [`Event::JoinCompleted`] does not name: a target that failed before
+    /// another answered, or one still pending when the join completed.
+    /// With `JoinCompleted`, every target is reported exactly once (a
+    /// target that turns out to be this node itself, never).
+    JoinTargetCompleted {
+        /// The call.
+        join: JoinId,
+        /// The target: an address, or a name and the address it resolved
+        /// to (as in [`JoinFailure`](crate::JoinFailure)).
+        target: String,
+        /// The id of the node that answered, or why it could not be joined.
+        result: Result<NodeId, String>,
     },
     /// The outcome of `leave`: how many nodes acknowledged it.
     LeaveCompleted {
@@ -89,6 +106,9 @@ pub enum NodeStatus {
 pub struct NodeView {
     /// The node.
     pub id: NodeId,
+    /// Which run of it this is (see
+    /// [`Config::generation`](crate::Config::generation)).
+    pub generation: u64,
     /// Its gossip address.
     pub addr: SocketAddr,
     /// How this node sees it (always `Alive` or `Left` for the local node).

@@ -174,9 +174,9 @@ impl Serialize for NodeId {
 }
 
 /// Fuzzing support: mostly one of the eight short ids `n0` to `n7` (the ids
-/// the harnesses in `kite_proto::fuzzing` give their nodes, so fuzzed
+/// the harnesses in `kite_sim::fuzzing` give their nodes, so fuzzed
 /// messages keep naming nodes that exist), otherwise any valid id.
-#[cfg(any(test, feature = "arbitrary"))]
+#[cfg(feature = "arbitrary")]
 impl<'a> arbitrary::Arbitrary<'a> for NodeId {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         let pick: u8 = u.arbitrary()?;

@@ -151,6 +151,9 @@ impl NodeState {
         if self.left {
             return Err(LocalStateError::Left);
         }
+        if key.is_empty() {
+            return Err(LocalStateError::EmptyKey);
+        }
         if key.len() > limits.max_key_len {
             return Err(LocalStateError::KeyTooLong {
                 len: key.len(),
@@ -181,6 +184,9 @@ impl NodeState {
     pub(crate) fn delete_local(&mut self, key: &str) -> Result<bool, LocalStateError> {
         if self.left {
             return Err(LocalStateError::Left);
+        }
+        if key.is_empty() {
+            return Err(LocalStateError::EmptyKey);
         }
         if self.get(key).is_none() {
             return Ok(false);
@@ -238,7 +244,10 @@ impl NodeState {
         }
         match update.kind {
             UpdateKind::Set { key, value } => {
-                if key.len() > limits.max_key_len || value.len() > limits.max_value_len {
+                if key.is_empty()
+                    || key.len() > limits.max_key_len
+                    || value.len() > limits.max_value_len
+                {
                     return Err(Refused::Limit);
                 }
                 if self.size_after(&key, Some(&value)) > limits.max_node_state_bytes {
@@ -249,7 +258,8 @@ impl NodeState {
                 }
             }
             UpdateKind::Delete { key } => {
-                if key.len() > limits.max_key_len
+                if key.is_empty()
+                    || key.len() > limits.max_key_len
                     || self.size_after(&key, None) > limits.max_node_state_bytes
                 {
                     return Err(Refused::Limit);

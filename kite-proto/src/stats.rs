@@ -1,6 +1,7 @@
 //! Counters that adapters publish as metrics.
 
 use crate::wire::Message;
+use crate::wire::envelope::Rejection;
 
 /// Messages counted per kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -19,6 +20,8 @@ pub struct MessageCounts {
     pub pushes: u64,
     /// Push acknowledgements (streams).
     pub acks: u64,
+    /// Direct heartbeats carrying rumors (datagrams).
+    pub liveness: u64,
 }
 
 impl MessageCounts {
@@ -31,6 +34,39 @@ impl MessageCounts {
             Message::JoinResponse { .. } => &mut self.join_responses,
             Message::Push { .. } => &mut self.pushes,
             Message::Ack { .. } => &mut self.acks,
+            Message::Liveness { .. } => &mut self.liveness,
+        };
+        *counter += 1;
+    }
+}
+
+/// Inputs refused before anything in them was decoded, by reason (see
+/// [`wire::envelope::Rejection`](crate::wire::envelope::Rejection)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rejections {
+    /// Another cluster label, or none where we have one.
+    pub label: u64,
+    /// Sealed, but not authentic under the key its hint names (corrupted,
+    /// tampered with, cut short).
+    pub auth: u64,
+    /// Sealed under a key that is not in our keyring.
+    pub unknown_key: u64,
+    /// Plaintext, refused in [`SecurityMode::Encrypted`](crate::SecurityMode::Encrypted).
+    pub plaintext: u64,
+}
+
+impl Rejections {
+    /// Every rejection, whatever its reason.
+    pub fn total(&self) -> u64 {
+        self.label + self.auth + self.unknown_key + self.plaintext
+    }
+
+    pub(crate) fn count(&mut self, rejection: Rejection) {
+        let counter = match rejection {
+            Rejection::Label => &mut self.label,
+            Rejection::Auth => &mut self.auth,
+            Rejection::UnknownKey => &mut self.unknown_key,
+            Rejection::Plaintext => &mut self.plaintext,
         };
         *counter += 1;
     }
@@ -47,6 +83,8 @@ pub struct Stats {
     pub datagrams_out: u64,
     /// Bytes of datagrams emitted.
     pub datagram_bytes_out: u64,
+    /// The largest datagram emitted, in bytes (envelope included).
+    pub largest_datagram_out: u64,
     /// Inbound stream requests handed in.
     pub stream_requests_in: u64,
     /// Bytes of inbound stream requests.
@@ -71,4 +109,11 @@ pub struct Stats {
     /// Remote node updates dropped: over a limit, out of order, or for a
     /// node this node will not (re)admit.
     pub dropped_updates: u64,
+    /// Gossip about an older generation of a node than one already seen
+    /// (a late packet of a previous run of the same id), ignored.
+    pub stale_generation: u64,
+    /// Datagrams, stream requests and replies refused by their envelope
+    /// (another label, failed authentication, an unknown key, plaintext
+    /// where only sealed messages are taken); not in `decode_errors`.
+    pub rejected: Rejections,
 }

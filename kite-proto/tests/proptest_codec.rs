@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 
 use kite_proto::NodeId;
-use kite_proto::wire::{self, Delta, Digest, DigestEntry, Message, NodeDelta, Update, UpdateKind};
+use kite_proto::wire::{
+    self, Delta, Digest, DigestEntry, Message, NodeDelta, Rumor, RumorKind, Update, UpdateKind,
+};
 use proptest::prelude::*;
 
 fn node_id() -> impl Strategy<Value = NodeId> {
@@ -21,13 +23,14 @@ fn digest() -> impl Strategy<Value = Digest> {
     (
         any::<bool>(),
         prop::collection::vec(
-            (node_id(), any::<u64>(), any::<u64>()).prop_map(|(id, heartbeat, version)| {
-                DigestEntry {
+            (node_id(), any::<u16>(), any::<u64>(), any::<u64>()).prop_map(
+                |(id, run, heartbeat, version)| DigestEntry {
                     id,
+                    run,
                     heartbeat,
                     version,
-                }
-            }),
+                },
+            ),
             0..8,
         ),
     )
@@ -48,17 +51,21 @@ fn delta() -> impl Strategy<Value = Delta> {
     prop::collection::vec(
         (
             node_id(),
+            any::<u64>(),
             socket_addr(),
             any::<u64>(),
             any::<u64>(),
             prop::collection::vec(update(), 0..5),
         )
-            .prop_map(|(id, addr, heartbeat, from_version, updates)| NodeDelta {
-                id,
-                addr,
-                heartbeat,
-                from_version,
-                updates,
+            .prop_map(|(id, generation, addr, heartbeat, from_version, updates)| {
+                NodeDelta {
+                    id,
+                    generation,
+                    addr,
+                    heartbeat,
+                    from_version,
+                    updates,
+                }
             }),
         0..4,
     )
@@ -82,7 +89,43 @@ fn message() -> impl Strategy<Value = Message> {
         (node_id(), delta()).prop_map(|(from, delta)| Message::JoinResponse { from, delta }),
         (node_id(), delta()).prop_map(|(from, delta)| Message::Push { from, delta }),
         node_id().prop_map(|from| Message::Ack { from }),
+        (
+            node_id(),
+            any::<u16>(),
+            any::<u64>(),
+            any::<bool>(),
+            rumors(),
+            delta()
+        )
+            .prop_map(|(from, run, heartbeat, monitor, rumors, news)| {
+                Message::Liveness {
+                    from,
+                    run,
+                    heartbeat,
+                    monitor,
+                    rumors,
+                    news: news.nodes,
+                }
+            }),
     ]
+}
+
+fn rumors() -> impl Strategy<Value = Vec<Rumor>> {
+    let kind = prop_oneof![
+        node_id().prop_map(|by| RumorKind::Suspect { by }),
+        Just(RumorKind::Alive),
+    ];
+    prop::collection::vec(
+        (node_id(), any::<u64>(), any::<u64>(), kind).prop_map(
+            |(id, generation, heartbeat, kind)| Rumor {
+                id,
+                generation,
+                heartbeat,
+                kind,
+            },
+        ),
+        0..8,
+    )
 }
 
 proptest! {
@@ -97,7 +140,7 @@ proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = wire::decode(&bytes);
-        let mut with_header = vec![wire::PROTOCOL_VERSION, bytes.first().copied().unwrap_or(1) % 8];
+        let mut with_header = vec![wire::PROTOCOL_VERSION, bytes.first().copied().unwrap_or(1) % 9];
         with_header.extend_from_slice(&bytes);
         let _ = wire::decode(&with_header);
     }
@@ -124,18 +167,19 @@ proptest! {
 fn other_versions_and_types_are_typed_errors() {
     use kite_proto::DecodeError;
     assert_eq!(wire::decode(&[]), Err(DecodeError::TooShort));
+    // Version 2, the last without generations, is refused.
     assert_eq!(
         wire::decode(&[2, 1, 0]),
         Err(DecodeError::UnsupportedVersion(2))
     );
-    assert_eq!(wire::decode(&[1, 99]), Err(DecodeError::UnknownType(99)));
-    assert_eq!(wire::decode(&[1, 7]), Err(DecodeError::Malformed));
+    assert_eq!(wire::decode(&[3, 99]), Err(DecodeError::UnknownType(99)));
+    assert_eq!(wire::decode(&[3, 7]), Err(DecodeError::Malformed));
     assert_eq!(
-        wire::decode(&[1, 7, 1, b'a', 0]),
+        wire::decode(&[3, 7, 1, b'a', 0]),
         Err(DecodeError::TrailingBytes)
     );
     // An id longer than 64 bytes is malformed.
-    let mut long = vec![1, 7, 65];
+    let mut long = vec![3, 7, 65];
     long.extend(std::iter::repeat_n(b'a', 65));
     assert_eq!(wire::decode(&long), Err(DecodeError::Malformed));
 }
@@ -143,6 +187,9 @@ fn other_versions_and_types_are_typed_errors() {
 #[test]
 fn a_huge_claimed_length_allocates_nothing_big() {
     // A delta claiming 2^32 nodes in a few bytes fails fast.
-    let bytes = [1, 3, 1, b'a', 0xff, 0xff, 0xff, 0xff, 0x0f];
+    let bytes = [2, 3, 1, b'a', 0xff, 0xff, 0xff, 0xff, 0x0f];
     assert!(wire::decode(&bytes).is_err());
+    // So do rumors claiming 2^32 entries.
+    let rumors = [2, 8, 1, b'a', 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f];
+    assert!(wire::decode(&rumors).is_err());
 }

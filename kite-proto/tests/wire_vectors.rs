@@ -5,7 +5,9 @@
 use std::net::SocketAddr;
 
 use kite_proto::NodeId;
-use kite_proto::wire::{self, Delta, Digest, DigestEntry, Message, NodeDelta, Update, UpdateKind};
+use kite_proto::wire::{
+    self, Delta, Digest, DigestEntry, Message, NodeDelta, Rumor, RumorKind, Update, UpdateKind,
+};
 
 fn id(s: &str) -> NodeId {
     NodeId::new(s).unwrap()
@@ -15,6 +17,7 @@ fn sample_delta() -> Delta {
     Delta {
         nodes: vec![NodeDelta {
             id: id("b"),
+            generation: 1_764_700_000_000,
             addr: "127.0.0.2:7000".parse::<SocketAddr>().unwrap(),
             heartbeat: 300,
             from_version: 1,
@@ -49,11 +52,13 @@ fn sample_digest() -> Digest {
         entries: vec![
             DigestEntry {
                 id: id("a"),
+                run: wire::run_tag(1_764_700_000_000),
                 heartbeat: 7,
                 version: 0,
             },
             DigestEntry {
                 id: id("b"),
+                run: 0,
                 heartbeat: 0,
                 version: 0,
             },
@@ -93,6 +98,7 @@ fn vectors() -> Vec<(&'static str, Message)> {
                 delta: Delta {
                     nodes: vec![NodeDelta {
                         id: id("c"),
+                        generation: 42,
                         addr: v6,
                         heartbeat: 1,
                         from_version: 0,
@@ -117,6 +123,30 @@ fn vectors() -> Vec<(&'static str, Message)> {
             },
         ),
         ("ack", Message::Ack { from: id("a") }),
+        (
+            "liveness",
+            Message::Liveness {
+                from: id("a"),
+                run: wire::run_tag(1_764_700_000_000),
+                heartbeat: 300,
+                monitor: true,
+                rumors: vec![
+                    Rumor {
+                        id: id("b"),
+                        generation: 5,
+                        heartbeat: 7,
+                        kind: RumorKind::Suspect { by: id("c") },
+                    },
+                    Rumor {
+                        id: id("d"),
+                        generation: 6,
+                        heartbeat: 9,
+                        kind: RumorKind::Alive,
+                    },
+                ],
+                news: sample_delta().nodes,
+            },
+        ),
     ]
 }
 
@@ -158,11 +188,23 @@ fn encodings_match_the_committed_vectors() {
 
 #[test]
 fn a_vector_reads_as_documented() {
-    // digest_request: version 1, type 1, from "a", complete, 2 entries:
-    // ("a", heartbeat 7, version 0), ("b", 0, 0).
+    // digest_request: version 3, type 1, from "a", complete, 2 entries:
+    // ("a", run tag 3840 of generation 1764700000000, heartbeat 7,
+    // version 0), ("b", 0, 0, 0).
     let bytes = wire::encode(&vectors()[0].1);
     assert_eq!(
         hex(&bytes),
-        "010101610102016107000162 0000".replace(' ', "")
+        "030101610102 0161 801e 07 00 0162 00 00 00".replace(' ', "")
+    );
+    // liveness: version 3, type 8, from "a", run tag 3840,
+    // heartbeat 300, to a monitor, 2 rumors: "b" (generation 5) at 7
+    // suspected by "c", "d" (generation 6) alive at 9; then the news,
+    // encoded as a delta's nodes are.
+    let bytes = wire::encode(&vectors()[7].1);
+    let news = &hex(&wire::encode(&vectors()[2].1))[8..];
+    assert_eq!(
+        hex(&bytes),
+        format!("0308 0161 801e ac02 01 02 0162 05 07 00 0163 0164 06 09 01 {news}")
+            .replace(' ', "")
     );
 }

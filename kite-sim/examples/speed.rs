@@ -29,11 +29,7 @@ fn main() -> Result<(), kite_sim::Failure> {
             events: true,
         })
         .build();
-    let hosts = sim.add_nodes(nodes);
-    let seed = hosts[0].addr().to_string();
-    for host in &hosts[1..] {
-        sim.join(*host, &[&seed]).expect("a valid join target");
-    }
+    sim.add_cluster(nodes);
     let started = Instant::now();
     sim.run_for(Duration::from_secs(60))?;
     println!(

@@ -1,4 +1,6 @@
 //! Simulated DNS: a table of names whose answers the test changes over time.
+//! The simulator answers a node's question after the network's DNS latency,
+//! as the table reads then.
 
 use core::net::IpAddr;
 use std::collections::BTreeMap;
@@ -13,10 +15,12 @@ pub(crate) struct Dns {
 }
 
 impl Dns {
+    /// Makes `name` resolve to `addrs`.
     pub(crate) fn set(&mut self, name: &str, addrs: Vec<IpAddr>) {
         self.names.insert(name.to_ascii_lowercase(), addrs);
     }
 
+    /// Makes `name` fail to resolve.
     pub(crate) fn remove(&mut self, name: &str) {
         self.names.remove(&name.to_ascii_lowercase());
     }
@@ -27,42 +31,6 @@ impl Dns {
             .get(name)
             .cloned()
             .ok_or_else(|| ResolveError(format!("{name}: no such name")))
-    }
-}
-
-impl crate::sim::Sim {
-    /// A node asked to resolve `name`; the answer comes after the DNS
-    /// latency, as the table reads then.
-    pub(crate) fn ask_dns(&mut self, host: crate::HostId, name: String) {
-        let incarnation = self.hosts[host.0].incarnation;
-        let at = self.now + self.network.dns_latency;
-        let answer = crate::sim::Happening::Resolved {
-            host,
-            incarnation,
-            name,
-        };
-        self.queue.push(at, answer);
-    }
-
-    pub(crate) fn answer_dns(&mut self, host: crate::HostId, incarnation: u32, name: &str) {
-        let h = &mut self.hosts[host.0];
-        if h.incarnation != incarnation {
-            return;
-        }
-        let answer = self.dns.resolve(name);
-        self.metrics.resolutions += 1;
-        self.trace
-            .record(crate::trace::Record::Resolve, self.now, host.0);
-        self.trace.str(name);
-        if let Ok(ips) = &answer {
-            for ip in ips {
-                self.trace.str(&ip.to_string());
-            }
-        }
-        if let Some(node) = h.node.as_mut() {
-            node.handle_resolved(h.clock.local(self.now), name, answer);
-        }
-        self.drain(host);
     }
 }
 

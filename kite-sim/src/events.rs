@@ -4,7 +4,7 @@ use core::fmt;
 
 use kite_proto::{Event, NodeId, Timestamp};
 
-use crate::host::HostId;
+use crate::hosts::HostId;
 
 /// One event emitted by one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +49,8 @@ pub fn subject(event: &Event) -> Option<&NodeId> {
         | Event::NodeExpired { id }
         | Event::KeyUpserted { id, .. }
         | Event::KeyDeleted { id, .. } => Some(id),
-        Event::JoinCompleted { .. } | Event::LeaveCompleted { .. } => None,
+        Event::JoinCompleted { .. }
+        | Event::JoinTargetCompleted { .. }
+        | Event::LeaveCompleted { .. } => None,
     }
 }

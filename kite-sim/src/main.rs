@@ -4,19 +4,28 @@
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use kite_sim::report::{Measurement, Options, measure, table};
+use kite_sim::report::{Measurement, Options, json_lines, measure, table};
 
 const USAGE: &str = "\
 kite-sim report: measure Kite clusters in the deterministic simulator
 
 usage: kite-sim [--nodes 10,100,1000] [--packets 1400,65000] [--updates 20]
-                [--crashes 3] [--seed 1] [--in-process]
+                [--crashes 3] [--seed 1] [--loss 0.05] [--threshold 8]
+                [--in-process] [--json] [--svg DIR]
 
   --nodes     cluster sizes to measure (default 10,100,1000)
   --packets   max_packet_size values (default 1400,65000)
   --updates   updates timed per run, for the p50/p99 spread (default 10)
-  --crashes   crashes timed per run (default 2)
+  --crashes   crashes timed per run (default 2; use 5 or more for tables)
   --seed      the simulation seed (default 1)
+  --loss      datagram loss on every link (default 0)
+  --threshold every node's suspicion_threshold (default 20)
+  --json      print one JSON object per (N, packet) row instead of the
+              Markdown table
+  --svg DIR   also write the report's pictures into DIR as SVG files
+              (kite-sim-spread.svg, kite-sim-detection.svg,
+              kite-sim-traffic.svg); needs the binary built with
+              `--features svg`
   --in-process  run every size in this process (memory per node is then
               not measured); by default each size runs in a child process
               whose peak RSS gives the memory per node
@@ -27,6 +36,9 @@ struct Args {
     packets: Vec<usize>,
     options: Options,
     in_process: bool,
+    json: bool,
+    /// Where to write the SVG pictures, if anywhere.
+    svg: Option<std::path::PathBuf>,
     /// Internal: measure one (nodes, packet) pair and print it as one line.
     child: bool,
 }
@@ -48,6 +60,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
         packets: vec![1400, 65000],
         options: Options::default(),
         in_process: false,
+        json: false,
+        svg: None,
         child: false,
     };
     let mut it = args.iter();
@@ -61,7 +75,17 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--seed" => {
                 parsed.options.seed = value()?.parse().map_err(|_| "bad seed".to_owned())?
             }
+            "--loss" => {
+                let loss: f64 = value()?.parse().map_err(|_| "bad loss".to_owned())?;
+                parsed.options.link = parsed.options.link.loss(loss);
+            }
+            "--threshold" => {
+                let t = value()?.parse().map_err(|_| "bad threshold".to_owned())?;
+                parsed.options.suspicion_threshold = Some(t);
+            }
             "--in-process" => parsed.in_process = true,
+            "--json" => parsed.json = true,
+            "--svg" => parsed.svg = Some(value()?.into()),
             "--child" => parsed.child = true,
             "--help" | "-h" => return Err(String::new()),
             other => return Err(format!("unknown option {other}")),
@@ -69,6 +93,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
     }
     if parsed.nodes.iter().any(|n| *n < 3) {
         return Err("cluster sizes must be at least 3".to_owned());
+    }
+    if parsed.svg.is_some() && !cfg!(feature = "svg") {
+        return Err("--svg needs the `svg` feature: cargo run -p kite-sim --release --features svg -- ... --svg DIR".to_owned());
     }
     Ok(parsed)
 }
@@ -92,8 +119,14 @@ fn encode(m: &Measurement, memory: Option<u64>) -> String {
             .collect::<Vec<_>>()
             .join(",")
     };
+    let curves = m
+        .spread_curves
+        .iter()
+        .map(|c| c.iter().map(usize::to_string).collect::<Vec<_>>().join(","))
+        .collect::<Vec<_>>()
+        .join(";");
     format!(
-        "RESULT {} {} {} [{}] [{}] {} {} {} {} {} {} {} {} {} {}",
+        "RESULT {} {} {} [{}] [{}] {} {} {} {} {} {} {} {} {} {} [{}]",
         m.n,
         m.packet_size,
         m.formation_rounds,
@@ -109,6 +142,7 @@ fn encode(m: &Measurement, memory: Option<u64>) -> String {
         m.wall.as_secs_f64(),
         memory.map_or(-1, |b| b as i64),
         m.steady_cpu.map_or(-1.0, |c| c.as_secs_f64()),
+        curves,
     )
 }
 
@@ -128,6 +162,16 @@ fn decode(line: &str) -> Option<(Measurement, Option<u64>)> {
         packet_size: f[1].parse().ok()?,
         formation_rounds: f[2].parse().ok()?,
         spread_rounds: list(f[3]),
+        spread_curves: f
+            .get(15)
+            .map(|s| {
+                s.trim_matches(|c| c == '[' || c == ']')
+                    .split(';')
+                    .filter(|c| !c.is_empty())
+                    .map(|c| c.split(',').filter_map(|x| x.parse().ok()).collect())
+                    .collect()
+            })
+            .unwrap_or_default(),
         detection_rounds: list(f[4]),
         false_downs: f[5].parse().ok()?,
         bytes_per_node_round: f[6].parse().ok()?,
@@ -159,6 +203,14 @@ fn run_child(n: usize, packet: usize, args: &Args) -> Result<(Measurement, Optio
         .args(["--updates", &args.options.spread_repetitions.to_string()])
         .args(["--crashes", &args.options.crash_repetitions.to_string()])
         .args(["--seed", &args.options.seed.to_string()])
+        .args(["--loss", &args.options.link.loss.to_string()])
+        .args(
+            args.options
+                .suspicion_threshold
+                .map(|t| ["--threshold".to_owned(), t.to_string()])
+                .into_iter()
+                .flatten(),
+        )
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| e.to_string())?;
@@ -167,6 +219,22 @@ fn run_child(n: usize, packet: usize, args: &Args) -> Result<(Measurement, Optio
         .lines()
         .find_map(decode)
         .ok_or_else(|| format!("N={n} packet={packet} failed ({})", output.status))
+}
+
+/// Writes the report's pictures into `dir` and names them on stderr.
+#[cfg(feature = "svg")]
+fn write_svgs(dir: &std::path::Path, rows: &[(Measurement, Option<u64>)]) -> std::io::Result<()> {
+    let measurements: Vec<Measurement> = rows.iter().map(|(m, _)| m.clone()).collect();
+    for path in kite_sim::plot::write_svgs(dir, &measurements)? {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Without the `svg` feature `parse` refuses `--svg`, so this never runs.
+#[cfg(not(feature = "svg"))]
+fn write_svgs(_: &std::path::Path, _: &[(Measurement, Option<u64>)]) -> std::io::Result<()> {
+    Err(std::io::Error::other("built without the `svg` feature"))
 }
 
 fn main() -> ExitCode {
@@ -214,12 +282,24 @@ fn main() -> ExitCode {
             }
         }
     }
+    if let Some(dir) = &args.svg
+        && let Err(err) = write_svgs(dir, &rows)
+    {
+        eprintln!("writing the pictures into {}: {err}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    if args.json {
+        print!("{}", json_lines(&rows));
+        return ExitCode::SUCCESS;
+    }
     println!("{}", table(&rows));
     println!(
-        "seed {}, {} updates and {} crashes per run, links 1 ms ± 1 ms without loss; total wall time {:.1} s",
+        "seed {}, {} updates and {} crashes per run, links 1 ms ± 1 ms with {} loss, threshold {}; total wall time {:.1} s",
         args.options.seed,
         args.options.spread_repetitions,
         args.options.crash_repetitions,
+        args.options.link.loss,
+        args.options.suspicion_threshold.unwrap_or(20.0),
         started.elapsed().as_secs_f64()
     );
     ExitCode::SUCCESS

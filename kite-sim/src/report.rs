@@ -5,7 +5,8 @@
 //! `max_packet_size`, forms it from one seed node, lets it warm up, then:
 //!
 //! - **spread**: repeatedly upserts a key on a random node and times until
-//!   every other node has emitted the matching `KeyUpserted` event;
+//!   every other node has emitted the matching `KeyUpserted` event, keeping
+//!   how many nodes had each update at each round;
 //! - **detection**: crashes random nodes one at a time and times until every
 //!   other live node has emitted `NodeDown` for it;
 //! - counts **false downs** (any `NodeDown` of a node that did not crash),
@@ -47,6 +48,8 @@ pub struct Options {
     /// Simulated time after formation before measuring, so failure
     /// detectors have samples. Default 20 s.
     pub warm_up: Duration,
+    /// Every node's `suspicion_threshold`. Default: the option's default.
+    pub suspicion_threshold: Option<f64>,
 }
 
 impl Default for Options {
@@ -57,6 +60,7 @@ impl Default for Options {
             crash_repetitions: 2,
             link: LinkModel::lan(),
             warm_up: Duration::from_secs(20),
+            suspicion_threshold: None,
         }
     }
 }
@@ -72,6 +76,12 @@ pub struct Measurement {
     pub formation_rounds: f64,
     /// Rounds until one update reached every node, per repetition.
     pub spread_rounds: Vec<f64>,
+    /// How one update spread, per repetition: entry `k` is the number of
+    /// nodes (the writer included) that had the update `k` whole rounds
+    /// after it was written. Entry 0 counts the writer and anyone reached
+    /// within the same instant; the last entry is every node (the spread
+    /// phase has no crashes, so `n`). See [`spread_curve`].
+    pub spread_curves: Vec<Vec<usize>>,
     /// Rounds until every live node saw a crash as down, per repetition.
     pub detection_rounds: Vec<f64>,
     /// `NodeDown` events about nodes that had not crashed.
@@ -134,6 +144,41 @@ pub fn push_pull_reference(n: usize) -> f64 {
     n.ln() / 3f64.ln() + n.ln().ln()
 }
 
+/// The push-pull model's expected fraction of `n` nodes that have one
+/// update after each of `rounds` rounds (entry 0 is the writer alone,
+/// `1/n`).
+///
+/// The mean-field model behind [`push_pull_reference`]: each round every
+/// node pushes to one random peer and pulls from one, so a node still
+/// without the update stays so only if its pull finds an uninformed peer
+/// (probability `u`, the uninformed fraction) and no informed node pushes to
+/// it (about `e^-(1-u)`): `u' = u² e^-(1-u)`. The informed fraction
+/// roughly triples per round while small (`log3 n` rounds) and the
+/// uninformed fraction squares once large (`ln ln n` more).
+pub fn push_pull_curve(n: usize, rounds: usize) -> Vec<f64> {
+    let n = n.max(1) as f64;
+    let mut u = 1.0 - 1.0 / n;
+    let mut curve = Vec::with_capacity(rounds + 1);
+    curve.push(1.0 - u);
+    for _ in 0..rounds {
+        u = u * u * (-(1.0 - u)).exp();
+        curve.push(1.0 - u);
+    }
+    curve
+}
+
+/// Counts, for `k = 0, 1, ...`, how many nodes had an update within `k`
+/// whole rounds: the writer (at round 0) plus every `arrivals` entry (in
+/// rounds after the write) no later than `k`. The curve ends at the first
+/// round by which every arrival is counted.
+pub fn spread_curve(arrivals: &[f64]) -> Vec<usize> {
+    let last = arrivals.iter().copied().fold(0.0, f64::max);
+    let rounds = last.ceil() as usize;
+    (0..=rounds)
+        .map(|k| 1 + arrivals.iter().filter(|a| **a <= k as f64).count())
+        .collect()
+}
+
 /// The `p`-th percentile (0–100) by nearest rank; `NaN` when empty.
 pub fn percentile(values: &[f64], p: f64) -> f64 {
     if values.is_empty() {
@@ -166,7 +211,8 @@ impl Phase<'_> {
     }
 
     /// Runs until `target` hosts emitted an event matching `matches`;
-    /// returns the time the last of them did, or `None` after `limit`.
+    /// returns when each of them first did (in the order they did, so the
+    /// last is the latest), or `None` after `limit`.
     fn run(
         &mut self,
         sim: &mut Sim,
@@ -174,10 +220,10 @@ impl Phase<'_> {
         limit: Duration,
         progress: &mut dyn FnMut(&str),
         matches: impl Fn(&Event) -> bool,
-    ) -> Option<Timestamp> {
+    ) -> Option<Vec<Timestamp>> {
         let start = sim.now();
         let mut seen = BTreeSet::new();
-        let mut last = start;
+        let mut times = Vec::with_capacity(target);
         let mut last_report = Instant::now();
         loop {
             for e in sim.take_events() {
@@ -185,11 +231,11 @@ impl Phase<'_> {
                     *self.false_downs += 1;
                 }
                 if matches(&e.event) && seen.insert(e.host) {
-                    last = e.at;
+                    times.push(e.at);
                 }
             }
             if seen.len() >= target {
-                return Some(last);
+                return Some(times);
             }
             if sim.now().saturating_since(start) >= limit {
                 return None;
@@ -224,9 +270,15 @@ pub fn measure(
 ) -> Measurement {
     assert!(n >= 3, "measure needs at least 3 nodes");
     let wall = Instant::now();
+    let threshold = options.suspicion_threshold;
     let mut sim = Sim::builder(options.seed)
         .network(NetworkModel::default().link(options.link))
-        .node_config(move |c| c.max_packet_size = packet_size)
+        .node_config(move |c| {
+            c.max_packet_size = packet_size;
+            if let Some(threshold) = threshold {
+                c.suspicion_threshold = threshold;
+            }
+        })
         .invariants(InvariantConfig {
             sweep_every: None,
             events: true,
@@ -234,11 +286,7 @@ pub fn measure(
         .build();
     let interval = sim.rounds(Duration::from_secs(1)).recip();
     let rounds = |d: Duration| d.as_secs_f64() / interval;
-    let hosts = sim.add_nodes(n);
-    let seed_addr = hosts[0].addr().to_string();
-    for h in &hosts[1..] {
-        let _ = sim.join(*h, &[&seed_addr]);
-    }
+    sim.add_cluster(n);
     let label = format!("N={n} packet={packet_size}");
     // Formed once every node has reported every other node as joined.
     let mut known = vec![0usize; n];
@@ -283,6 +331,7 @@ pub fn measure(
     let mut crashed: BTreeSet<NodeId> = BTreeSet::new();
 
     let mut spread_rounds = Vec::new();
+    let mut spread_curves = Vec::new();
     for rep in 0..options.spread_repetitions {
         let live = sim.live_hosts();
         let writer = live[(rng.next_u64() % live.len() as u64) as usize];
@@ -296,7 +345,7 @@ pub fn measure(
             false_downs: &mut false_downs,
         };
         let reached = |e: &Event| matches!(e, Event::KeyUpserted { key, value: v, .. } if key == "probe" && *v == value);
-        let Some(done) = phase.run(
+        let Some(times) = phase.run(
             &mut sim,
             live.len() - 1,
             Duration::from_secs(300),
@@ -305,7 +354,12 @@ pub fn measure(
         ) else {
             panic!("{label}: update {rep} did not reach every node in 300 s");
         };
-        spread_rounds.push(rounds(done.saturating_since(t0)));
+        let arrivals: Vec<f64> = times
+            .iter()
+            .map(|t| rounds(t.saturating_since(t0)))
+            .collect();
+        spread_rounds.push(arrivals.iter().copied().fold(0.0, f64::max));
+        spread_curves.push(spread_curve(&arrivals));
         // Let it settle so repetitions do not overlap.
         phase.settle(&mut sim, Duration::from_secs(2));
     }
@@ -324,7 +378,7 @@ pub fn measure(
             false_downs: &mut false_downs,
         };
         let down = |e: &Event| matches!(e, Event::NodeDown { id: x } if *x == id);
-        let Some(done) = phase.run(
+        let Some(times) = phase.run(
             &mut sim,
             live.len() - 1,
             Duration::from_secs(600),
@@ -333,6 +387,7 @@ pub fn measure(
         ) else {
             panic!("{label}: crash {rep} was not seen down by every node in 600 s");
         };
+        let done = times.iter().copied().max().unwrap_or(t0);
         detection_rounds.push(rounds(done.saturating_since(t0)));
     }
     let (t0, before, wall0) = steady_start;
@@ -346,6 +401,7 @@ pub fn measure(
         packet_size,
         formation_rounds,
         spread_rounds,
+        spread_curves,
         detection_rounds,
         false_downs,
         bytes_per_node_round: per(after.datagram_bytes(), before.datagram_bytes()),
@@ -402,9 +458,81 @@ pub fn table(rows: &[(Measurement, Option<u64>)]) -> String {
     out
 }
 
+/// The report as JSON lines: one object per measurement, with the fields
+/// `nodes`, `packet`, `formation_rounds`, `spread_p50`, `spread_p99`,
+/// `detect_p50`, `detect_max`, `false_downs`,
+/// `datagram_bytes_per_node_round`, `datagrams_per_node_round`,
+/// `stream_bytes_per_node_round`, `largest_datagram`,
+/// `memory_per_node_bytes` (`null` when not measured) and
+/// `wall_per_100_rounds_s` (a round is one gossip interval).
+pub fn json_lines(rows: &[(Measurement, Option<u64>)]) -> String {
+    let mut out = String::new();
+    for (m, memory) in rows {
+        let max = m.detection_rounds.iter().copied().fold(0.0, f64::max);
+        let _ = writeln!(
+            out,
+            "{{\"nodes\":{},\"packet\":{},\"formation_rounds\":{:.1},\"spread_p50\":{:.2},\"spread_p99\":{:.2},\"detect_p50\":{:.2},\"detect_max\":{:.2},\"false_downs\":{},\"datagram_bytes_per_node_round\":{:.1},\"datagrams_per_node_round\":{:.3},\"stream_bytes_per_node_round\":{:.1},\"largest_datagram\":{},\"memory_per_node_bytes\":{},\"wall_per_100_rounds_s\":{:.2}}}",
+            m.n,
+            m.packet_size,
+            m.formation_rounds,
+            percentile(&m.spread_rounds, 50.0),
+            percentile(&m.spread_rounds, 99.0),
+            percentile(&m.detection_rounds, 50.0),
+            max,
+            m.false_downs,
+            m.bytes_per_node_round,
+            m.datagrams_per_node_round,
+            m.stream_bytes_per_node_round,
+            m.largest_datagram,
+            memory.map_or("null".to_owned(), |b| b.to_string()),
+            m.wall_per_100_rounds().as_secs_f64(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+/// A made-up measurement (for the tests of the report and its pictures) of `n` nodes, as the report would produce.
+pub(crate) fn synthetic(n: usize, packet_size: usize) -> Measurement {
+    Measurement {
+        n,
+        packet_size,
+        formation_rounds: 4.0,
+        spread_rounds: vec![1.5, 2.0],
+        spread_curves: vec![vec![1, n / 2, n], vec![1, n / 3, n - 1, n]],
+        detection_rounds: vec![4.0, 4.5, 6.0],
+        false_downs: 0,
+        bytes_per_node_round: 30.0 * n as f64,
+        datagrams_per_node_round: 6.5,
+        stream_bytes_per_node_round: 0.0,
+        largest_datagram: 283,
+        steady_rounds: 100.0,
+        steady_wall: Duration::from_secs(1),
+        steady_cpu: None,
+        wall: Duration::from_secs(2),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_lines_carry_every_field() {
+        let m = synthetic(10, 1400);
+        let line = json_lines(&[(m, Some(4096))]);
+        for field in [
+            "\"nodes\":10",
+            "\"packet\":1400",
+            "\"detect_max\":6.00",
+            "\"false_downs\":0",
+            "\"memory_per_node_bytes\":4096",
+            "\"wall_per_100_rounds_s\":1.00",
+        ] {
+            assert!(line.contains(field), "{field} in {line}");
+        }
+        assert_eq!(line.lines().count(), 1);
+    }
 
     #[test]
     fn reference_and_percentiles() {
@@ -413,5 +541,16 @@ mod tests {
         assert_eq!(percentile(&v, 50.0), 3.0);
         assert_eq!(percentile(&v, 99.0), 5.0);
         assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn curves() {
+        assert_eq!(spread_curve(&[0.0, 0.4, 1.0, 1.2, 2.5]), vec![2, 4, 5, 6]);
+        assert_eq!(spread_curve(&[]), vec![1]);
+        let model = push_pull_curve(1000, 12);
+        assert!((model[0] - 0.001).abs() < 1e-12);
+        assert!(model.windows(2).all(|w| w[1] >= w[0]));
+        // About log3(n) + ln ln(n) = 8.2 rounds to reach everyone.
+        assert!(model[7] < 1.0 - 1e-3 && model[10] > 1.0 - 1e-3, "{model:?}");
     }
 }

@@ -89,6 +89,19 @@ impl TraceHash {
                     Err(err) => self.str(&err.to_string()),
                 }
             }
+            Event::JoinTargetCompleted {
+                join,
+                target,
+                result,
+            } => {
+                self.u64(10);
+                self.u64(join.0);
+                self.str(target);
+                match result {
+                    Ok(id) => self.str(id.as_str()),
+                    Err(reason) => self.str(reason),
+                }
+            }
             Event::LeaveCompleted { result } => {
                 self.u64(9);
                 match result {

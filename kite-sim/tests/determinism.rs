@@ -63,7 +63,7 @@ fn an_oversized_datagram_fails_the_run_with_its_seed_and_trace() {
     let mut sim = Sim::builder(11)
         .network(NetworkModel::default().max_datagram(600))
         .build();
-    let hosts = cluster(&mut sim, 30);
+    let hosts = sim.add_cluster(30);
     sim.upsert(hosts[0], "k", "v").unwrap();
     let failure = sim
         .run_for(secs(30))

@@ -6,8 +6,7 @@ mod common;
 use core::time::Duration;
 
 use common::*;
-use kite_proto::Event;
-use kite_sim::{InvariantConfig, LinkModel, NetworkModel, Sim, for_each_seed};
+use kite_sim::{Event, InvariantConfig, LinkModel, NetworkModel, Sim, for_each_seed};
 
 #[test]
 fn no_false_downs_for_50_nodes_over_10_minutes_at_5_percent_loss_and_50ms_jitter() {
@@ -23,7 +22,7 @@ fn no_false_downs_for_50_nodes_over_10_minutes_at_5_percent_loss_and_50ms_jitter
                 ..Default::default()
             })
             .build();
-        let hosts = formed(&mut sim, 50)?;
+        let hosts = sim.form_cluster(50, secs(60))?;
         for h in &hosts {
             sim.upsert(*h, "load", "0").unwrap();
         }
@@ -43,7 +42,7 @@ fn a_two_minute_half_half_partition_heals_and_converges() {
         let mut sim = Sim::builder(seed)
             .network(NetworkModel::default().link(LinkModel::lan().loss(0.01)))
             .build();
-        let hosts = formed(&mut sim, 20)?;
+        let hosts = sim.form_cluster(20, secs(60))?;
         sim.run_for(secs(10))?;
         let (a, b) = hosts.split_at(10);
         let cut = sim.partition(a, b);
@@ -53,7 +52,7 @@ fn a_two_minute_half_half_partition_heals_and_converges() {
         sim.run_for(secs(120))?;
         // Each side sees the other down.
         let far = sim.id(b[0]).unwrap();
-        sim.ensure(all_saw(&sim, a, is_down(&far)), || {
+        sim.ensure(sim.all_saw(a, is_down(&far)), || {
             "side A did not see side B down".into()
         })?;
         sim.heal(cut);
@@ -70,7 +69,7 @@ fn a_two_minute_half_half_partition_heals_and_converges() {
 fn a_one_way_partition_heals_and_converges() {
     for_each_seed(0..8, |seed| {
         let mut sim = Sim::new(seed);
-        let hosts = formed(&mut sim, 10)?;
+        let hosts = sim.form_cluster(10, secs(60))?;
         let cut = sim.partition_one_way(&hosts[..3], &hosts[3..]);
         sim.upsert(hosts[0], "k", "1").unwrap();
         sim.upsert(hosts[5], "k", "2").unwrap();
@@ -84,7 +83,7 @@ fn a_one_way_partition_heals_and_converges() {
 fn a_long_pause_does_not_make_the_paused_node_convict_its_peers() {
     for_each_seed(0..8, |seed| {
         let mut sim = Sim::new(seed);
-        let hosts = formed(&mut sim, 10)?;
+        let hosts = sim.form_cluster(10, secs(60))?;
         sim.run_for(secs(30))?;
         let sleeper = hosts[4];
         let me = sim.id(sleeper).unwrap();
@@ -110,7 +109,7 @@ fn drifting_clocks_cause_no_false_downs_and_crashes_are_still_seen() {
             .network(NetworkModel::default().link(LinkModel::lan().loss(0.02)))
             .clock_drift(0.02)
             .build();
-        let hosts = formed(&mut sim, 20)?;
+        let hosts = sim.form_cluster(20, secs(60))?;
         // Each node reads its own clock: deadlines are far from true time.
         let offset = |h: &kite_sim::HostId| {
             let deadline = sim.node(*h).unwrap().next_timeout();
@@ -127,7 +126,7 @@ fn drifting_clocks_cause_no_false_downs_and_crashes_are_still_seen() {
         let gone = sim.id(hosts[7]).unwrap();
         sim.crash(hosts[7]);
         let others: Vec<_> = hosts.iter().copied().filter(|h| *h != hosts[7]).collect();
-        sim.run_until(|sim| all_saw(sim, &others, is_down(&gone)), secs(120))
+        sim.await_all_saw(&others, is_down(&gone), secs(120))
             .map(drop)
     });
 }

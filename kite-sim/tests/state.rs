@@ -4,8 +4,7 @@
 mod common;
 
 use common::*;
-use kite_proto::Event;
-use kite_sim::{LinkModel, NetworkModel, Sim, for_each_seed};
+use kite_sim::{Event, LinkModel, NetworkModel, Sim, for_each_seed};
 
 fn lossy(seed: u64) -> Sim {
     Sim::builder(seed)
@@ -25,7 +24,7 @@ fn lossy(seed: u64) -> Sim {
 fn updates_and_deletes_propagate_under_loss_duplication_and_reordering() {
     for_each_seed(0..10, |seed| {
         let mut sim = lossy(seed);
-        let hosts = formed(&mut sim, 20)?;
+        let hosts = sim.form_cluster(20, secs(60))?;
         for (i, h) in hosts.iter().enumerate().take(10) {
             sim.upsert(*h, "status", "ready").unwrap();
             sim.upsert(*h, &format!("k{i}"), &format!("v{i}")).unwrap();
@@ -60,7 +59,7 @@ fn compaction_leaves_every_peer_with_exactly_the_live_keys() {
         let mut sim = Sim::builder(seed)
             .node_config(|c| c.compact_threshold = 25)
             .build();
-        let hosts = formed(&mut sim, 10)?;
+        let hosts = sim.form_cluster(10, secs(60))?;
         let writer = hosts[0];
         for i in 0..60 {
             sim.upsert(writer, &format!("key{i:02}"), &format!("value{i}"))
@@ -104,7 +103,7 @@ fn a_100_kib_value_spreads_to_100_nodes() {
                 ..Default::default()
             })
             .build();
-        let hosts = formed(&mut sim, 100)?;
+        let hosts = sim.form_cluster(100, secs(60))?;
         let value: String = (0..100 * 1024)
             .map(|i| char::from(b'a' + (i % 26) as u8))
             .collect();

@@ -1,34 +1,35 @@
 //! Fuzzing support: a node's internal consistency and memory bounds, checked
-//! by the harnesses in `crate::fuzzing` after every input.
+//! by the harnesses in `kite_sim::fuzzing` after every input (through the
+//! hidden `kite_proto::audit` hook).
 
 use super::Node;
 use super::exchange::MAX_PUSHES;
 
 /// What a node holds beyond what its snapshots show.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Footprint {
+pub struct Footprint {
     /// Known remote nodes.
-    pub(crate) peers: usize,
+    pub peers: usize,
     /// Ids awaiting their state.
-    pub(crate) wanted: usize,
+    pub wanted: usize,
     /// Expired ids remembered.
-    pub(crate) forgotten: usize,
+    pub forgotten: usize,
     /// Outbound stream requests in flight.
-    pub(crate) requests: usize,
+    pub requests: usize,
     /// State pushes in flight.
-    pub(crate) pushes: usize,
+    pub pushes: usize,
     /// Joined domain names watched.
-    pub(crate) names: usize,
+    pub names: usize,
     /// Bytes charged to every node's state, the local one included.
-    pub(crate) state_bytes: usize,
+    pub state_bytes: usize,
     /// Log slots of every node's state.
-    pub(crate) log_slots: usize,
+    pub log_slots: usize,
 }
 
 impl Node {
     /// Checks every state's bookkeeping and every bound that the limits
     /// promise, and reports the footprint.
-    pub(crate) fn audit(&self) -> Result<Footprint, String> {
+    pub fn audit(&self) -> Result<Footprint, String> {
         let limits = &self.config.limits;
         let (bytes, slots) = self
             .local
@@ -81,5 +82,100 @@ impl Node {
             ));
         }
         Ok(footprint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::net::SocketAddr;
+
+    use crate::wire::{self, Delta, Digest, DigestEntry, Message, NodeDelta, Update, UpdateKind};
+    use crate::{Config, Limits, Node, NodeId, Output, SeededRng, StreamId, Timestamp};
+
+    fn id(i: usize) -> NodeId {
+        NodeId::new(format!("n{i}")).unwrap()
+    }
+
+    fn addr(i: usize) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1 + i as u8], 7000))
+    }
+
+    /// Regression (found by the `node` target): every made-up id arriving with
+    /// a left marker was remembered, so a stream of them grew the forgotten set
+    /// without bound. It now stays within `max_nodes`.
+    #[test]
+    fn left_newcomers_are_remembered_within_max_nodes() {
+        let mut config = Config::new(addr(0));
+        config.limits = Limits {
+            max_nodes: 2,
+            ..Limits::default()
+        };
+        let mut node = Node::new(config, SeededRng::from_seed_u64(1), Timestamp::ZERO).unwrap();
+        for i in 0..100u64 {
+            let id = NodeId::new(format!("gone-{i}")).unwrap();
+            let msg = Message::Push {
+                from: id.clone(),
+                delta: Delta {
+                    nodes: vec![NodeDelta {
+                        id,
+                        generation: 0,
+                        addr: addr(1),
+                        heartbeat: 1,
+                        from_version: 0,
+                        updates: vec![Update {
+                            version: 1,
+                            kind: UpdateKind::Left,
+                        }],
+                    }],
+                },
+            };
+            let bytes = wire::encode(&msg);
+            node.handle_request(Timestamp::from_millis(i), StreamId(i), addr(1), &bytes);
+        }
+        let footprint = node.audit().unwrap();
+        assert!(footprint.forgotten <= 2, "{footprint:?}");
+        assert_eq!(footprint.peers, 0);
+    }
+
+    /// Hardening (limits review): a digest naming the same node many times is
+    /// answered with that node once, so a small datagram cannot make the node
+    /// repeat its state up to the frame limit in a push.
+    #[test]
+    fn a_node_listed_twice_is_answered_once() {
+        let mut config = Config::new(addr(0));
+        config.node_id = Some(id(0));
+        let mut node = Node::new(config, SeededRng::from_seed_u64(1), Timestamp::ZERO).unwrap();
+        node.upsert_local("k", &"v".repeat(3000)).unwrap();
+        let entry = DigestEntry {
+            id: id(0),
+            run: 0,
+            heartbeat: 0,
+            version: 0,
+        };
+        let msg = Message::DigestRequest {
+            from: id(1),
+            digest: Digest {
+                complete: false,
+                entries: vec![entry; 200],
+            },
+        };
+        node.handle_datagram(Timestamp::ZERO, addr(1), &wire::encode(&msg));
+        let mut sent = 0;
+        loop {
+            match node.poll_output() {
+                Output::Timeout(_) => break,
+                Output::Transmit { payload, .. } | Output::Request { payload, .. } => {
+                    let Ok(Message::DigestResponse { delta, .. } | Message::Push { delta, .. }) =
+                        wire::decode(&payload)
+                    else {
+                        continue;
+                    };
+                    assert!(delta.nodes.len() <= 1, "{} nodes", delta.nodes.len());
+                    sent += delta.nodes.len();
+                }
+                _ => {}
+            }
+        }
+        assert!(sent >= 1, "the node's state was not sent");
     }
 }

@@ -8,7 +8,7 @@ use crate::event::NodeStatus;
 use crate::rng;
 use crate::time::Timestamp;
 use crate::wire::size::digest_entry_len;
-use crate::wire::{Digest, DigestEntry};
+use crate::wire::{Digest, DigestEntry, run_tag};
 
 /// For how many gossip rounds a node whose state changed here is listed
 /// early in our digests, so news spreads although digests are truncated.
@@ -46,11 +46,13 @@ impl Node {
     fn leading_entries(&self) -> impl Iterator<Item = DigestEntry> + '_ {
         let me = DigestEntry {
             id: self.id.clone(),
+            run: run_tag(self.config.generation),
             heartbeat: self.heartbeat,
             version: self.local.version(),
         };
         let wanted = self.wanted.keys().map(|id| DigestEntry {
             id: id.clone(),
+            run: 0,
             heartbeat: 0,
             version: 0,
         });

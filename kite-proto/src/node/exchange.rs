@@ -13,10 +13,22 @@ use crate::event::NodeStatus;
 use crate::rng;
 use crate::time::Timestamp;
 use crate::wire::size::{MAX_COUNT_LEN, id_len, node_header_len};
-use crate::wire::{Delta, Digest, HEADER_LEN, Message, NodeDelta};
+use crate::wire::{Delta, Digest, HEADER_LEN, Message, NodeDelta, run_tag};
 
 /// Most state pushes in flight at once.
 pub(super) const MAX_PUSHES: usize = 4;
+
+/// Which live nodes a delta introduces to a receiver that lacks them.
+#[derive(Clone, Copy)]
+pub(super) enum Introduce {
+    /// Those we heard from, or of, since we admitted them: stale state of a
+    /// dead node must not hop from newcomer to newcomer (DESIGN §8).
+    Fresh,
+    /// Also those admitted at or after this time: a joiner is told every
+    /// node we hold alive, even one we learned only just now through our
+    /// own join (see [`Node::join`]).
+    AdmittedSince(Timestamp),
+}
 
 /// One node the receiver lacks something of.
 struct Candidate {
@@ -24,6 +36,9 @@ struct Candidate {
     from: u64,
     /// The receiver does not know the node at all.
     new: bool,
+    /// The receiver holds another run of the node: it gets ours whole,
+    /// even if empty, and keeps whichever run is later.
+    other_run: bool,
     gap: u64,
 }
 
@@ -36,7 +51,7 @@ impl Node {
         if self.local.is_left() {
             return;
         }
-        self.heartbeat += 1;
+        self.heartbeat = self.heartbeat.saturating_add(1);
         for to in self.round_targets() {
             let room = self.datagram_room() - 1 - MAX_COUNT_LEN;
             let digest = self.news_digest(now, room, Listing::default());
@@ -46,6 +61,8 @@ impl Node {
             };
             self.transmit(to, &msg);
         }
+        self.check_watched(now);
+        self.send_heartbeats();
     }
 
     fn round_targets(&mut self) -> Vec<SocketAddr> {
@@ -79,22 +96,21 @@ impl Node {
         targets
     }
 
-    /// Every address given to `join`, and every address joined names last
-    /// resolved to.
+    /// Every address given to a join that succeeded, and every address the
+    /// names of such joins last resolved to.
     fn seed_addrs(&self) -> BTreeSet<SocketAddr> {
-        let named = self
-            .names
-            .values()
-            .flat_map(|watch| watch.addrs.iter().copied());
+        let me = self.config.advertise_addr;
+        let named = self.names.values().flat_map(|watch| watch.seeds(me));
         self.seeds.iter().copied().chain(named).collect()
     }
 
-    /// Bytes of a datagram left after the header and our id.
-    fn datagram_room(&self) -> usize {
-        self.config.max_packet_size - HEADER_LEN - id_len(&self.id)
+    /// Bytes of a datagram left after the envelope, the header and our id.
+    pub(super) fn datagram_room(&self) -> usize {
+        self.config.max_packet_size - self.envelope_overhead() - HEADER_LEN - id_len(&self.id)
     }
 
     pub(super) fn on_datagram(&mut self, now: Timestamp, from: SocketAddr, msg: Message) {
+        self.outdated.clear();
         match msg {
             Message::DigestRequest { digest, .. } => {
                 let whom = self.observe_digest(now, &digest);
@@ -108,7 +124,10 @@ impl Node {
                 for (entry, whom) in digest.entries.iter().zip(&whom) {
                     if let Whom::Peer(slot) = *whom {
                         let peer = self.peers.at(slot).1;
-                        if peer.state.version() < entry.version {
+                        if run_tag(peer.generation) != entry.run {
+                            // Another run: the two sides swap it whole, and
+                            // whoever holds the earlier one replaces it.
+                        } else if peer.state.version() < entry.version {
                             lacking.push(slot);
                         } else {
                             // Observing the digest raised our heartbeat to
@@ -123,7 +142,8 @@ impl Node {
                     known: &known,
                 };
                 let reserve = self.digest_len(room / 2, &known);
-                let (delta, used, complete) = self.delta_for(&digest, &whom, room - reserve);
+                let (delta, used, complete) =
+                    self.delta_for(&digest, &whom, room - reserve, Introduce::Fresh);
                 let digest_out = self.news_digest(now, room - used, listing);
                 let msg = Message::DigestResponse {
                     from: self.id.clone(),
@@ -139,20 +159,54 @@ impl Node {
                 self.apply_delta(now, delta);
                 let whom = self.observe_digest(now, &digest);
                 let room = self.datagram_room() - MAX_COUNT_LEN;
-                let (delta, _, complete) = self.delta_for(&digest, &whom, room);
-                if !delta.nodes.is_empty() {
-                    let msg = Message::Delta {
-                        from: self.id.clone(),
-                        delta,
-                    };
-                    self.transmit(from, &msg);
-                }
+                let (delta, _, complete) = self.delta_for(&digest, &whom, room, Introduce::Fresh);
+                self.send_delta(from, delta);
                 if !complete {
                     self.push(from, &digest, &whom);
                 }
             }
             Message::Delta { delta, .. } => self.apply_delta(now, delta),
+            liveness @ Message::Liveness { .. } => self.on_liveness(now, liveness),
             _ => self.stats.ignored_messages += 1,
+        }
+        self.answer_outdated(from);
+    }
+
+    /// Sends `to` our runs of the nodes it just sent an earlier run of, whole:
+    /// when the two runs' tags collide, the digest exchange cannot tell that
+    /// it holds an earlier run, and would never send it ours.
+    fn answer_outdated(&mut self, to: SocketAddr) {
+        let mut ids = core::mem::take(&mut self.outdated);
+        // A delta may name a node twice; ours is sent once.
+        ids.sort();
+        ids.dedup();
+        let candidates: Vec<Candidate> = ids
+            .iter()
+            .filter_map(|id| self.peers.slot(id))
+            .map(|slot| Candidate {
+                whom: Whom::Peer(slot),
+                from: 0,
+                new: false,
+                other_run: true,
+                gap: self.peers.at(slot).1.state.version(),
+            })
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let room = self.datagram_room() - MAX_COUNT_LEN;
+        let (delta, _, _) = self.fill(candidates, room, Introduce::Fresh);
+        self.send_delta(to, delta);
+    }
+
+    /// Sends `delta` to `to` as a datagram, unless it is empty.
+    fn send_delta(&mut self, to: SocketAddr, delta: Delta) {
+        if !delta.nodes.is_empty() {
+            let msg = Message::Delta {
+                from: self.id.clone(),
+                delta,
+            };
+            self.transmit(to, &msg);
         }
     }
 
@@ -163,7 +217,8 @@ impl Node {
         if self.pushes.contains(&to) || self.pushes.len() >= MAX_PUSHES {
             return;
         }
-        let (delta, _, _) = self.delta_for(digest, whom, self.frame_room() - MAX_COUNT_LEN);
+        let room = self.frame_room() - MAX_COUNT_LEN;
+        let (delta, _, _) = self.delta_for(digest, whom, room, Introduce::Fresh);
         let msg = Message::Push {
             from: self.id.clone(),
             delta,
@@ -172,23 +227,36 @@ impl Node {
         self.request(to, &msg, Pending::Push { to });
     }
 
-    /// Bytes of a stream frame left after the header and our id.
+    /// Bytes of a stream frame left after the envelope, the header and our id.
     pub(super) fn frame_room(&self) -> usize {
-        self.config.limits.max_frame_len - HEADER_LEN - id_len(&self.id)
+        self.config.limits.max_frame_len - self.envelope_overhead() - HEADER_LEN - id_len(&self.id)
     }
 
     /// What the owner of `digest` lacks, within `room` bytes: new and most
     /// out-of-date nodes first (ties in random order), each node's updates
     /// in version order so a truncated node is still a valid prefix.
-    /// Returns the delta, the bytes it uses beyond its count, and whether
-    /// everything the receiver lacks is in it.
+    /// Live nodes the receiver does not know are introduced as `introduce`
+    /// says. Returns the delta, the bytes it uses beyond its count, and
+    /// whether everything the receiver lacks is in it.
     pub(super) fn delta_for(
         &mut self,
         digest: &Digest,
         whom: &[Whom],
         room: usize,
+        introduce: Introduce,
     ) -> (Delta, usize, bool) {
-        let mut candidates = self.candidates(digest, whom);
+        let candidates = self.candidates(digest, whom);
+        self.fill(candidates, room, introduce)
+    }
+
+    /// The delta of `candidates` within `room` bytes, as [`Node::delta_for`]
+    /// describes it.
+    fn fill(
+        &mut self,
+        mut candidates: Vec<Candidate>,
+        room: usize,
+        introduce: Introduce,
+    ) -> (Delta, usize, bool) {
         rng::shuffle(&mut *self.rng, &mut candidates);
         candidates.sort_by_key(|c| core::cmp::Reverse((c.new, c.gap)));
         let left = self.local.is_left();
@@ -196,9 +264,10 @@ impl Node {
         let mut used = 0;
         let mut complete = true;
         for candidate in candidates {
-            let (id, addr, heartbeat, state) = match candidate.whom {
+            let (id, generation, addr, heartbeat, state) = match candidate.whom {
                 Whom::Local => (
                     &self.id,
+                    self.config.generation,
                     self.config.advertise_addr,
                     self.heartbeat,
                     &self.local,
@@ -208,35 +277,44 @@ impl Node {
                 Whom::Peer(_) | Whom::Unknown if left => continue,
                 Whom::Peer(slot) => match self.peers.at(slot) {
                     // Introduce to a node that lacks it only a node that
-                    // left (so the receiver learns it) or one we have fresh
-                    // evidence for, never a down or stale one.
-                    (_, peer) if candidate.new && !introducible(peer) => continue,
-                    (id, peer) => (id, peer.addr, peer.heartbeat, &peer.state),
+                    // left (so the receiver learns it) or a live one
+                    // `introduce` allows, never a down or stale one.
+                    (_, peer) if candidate.new && !introducible(peer, introduce) => continue,
+                    (id, peer) => (id, peer.generation, peer.addr, peer.heartbeat, &peer.state),
                 },
                 Whom::Unknown => continue,
             };
-            let header = node_header_len(id, &addr, heartbeat, candidate.from);
+            let header = node_header_len(id, generation, &addr, heartbeat, candidate.from);
             if used + header > room {
                 complete = false;
                 continue;
             }
             let mut size = header;
             let mut updates = Vec::new();
+            let mut truncated = false;
             for (version, update) in state.updates_since(candidate.from) {
                 let len = update.wire_len(version);
                 if used + size + len > room {
                     complete = false;
+                    truncated = true;
                     break;
                 }
                 size += len;
                 updates.push(update.to_update(version));
             }
-            if updates.is_empty() && !candidate.new {
+            if updates.is_empty() && !candidate.new && !candidate.other_run {
+                continue;
+            }
+            // A node that left is introduced whole or not at all: a prefix
+            // without its left marker would make the receiver report it
+            // joined (and, long after it expired it, joined again).
+            if truncated && (candidate.new || candidate.other_run) && state.is_left() {
                 continue;
             }
             used += size;
             nodes.push(NodeDelta {
                 id: id.clone(),
+                generation,
                 addr,
                 heartbeat,
                 from_version: candidate.from,
@@ -253,9 +331,12 @@ impl Node {
         let local = self.peers.len();
         let mut mentioned = vec![false; local + 1];
         for (entry, &named) in digest.entries.iter().zip(whom) {
-            let (mark, ours) = match named {
-                Whom::Local => (local, self.local.version()),
-                Whom::Peer(slot) => (slot, self.peers.at(slot).1.state.version()),
+            let (mark, ours, generation) = match named {
+                Whom::Local => (local, self.local.version(), self.config.generation),
+                Whom::Peer(slot) => {
+                    let peer = self.peers.at(slot).1;
+                    (slot, peer.state.version(), peer.generation)
+                }
                 Whom::Unknown => continue,
             };
             // A node listed twice is answered once: duplicates would only
@@ -265,12 +346,16 @@ impl Node {
             }
             mentioned[mark] = true;
             let new = entry.heartbeat == 0;
-            let from = if new { 0 } else { entry.version };
-            if new || ours > from {
+            // A tag cannot tell which run is later: the holder of another
+            // run gets all of ours and keeps the later one.
+            let other_run = !new && entry.run != run_tag(generation);
+            let from = if new || other_run { 0 } else { entry.version };
+            if new || other_run || ours > from {
                 out.push(Candidate {
                     whom: named,
                     from,
                     new,
+                    other_run,
                     gap: ours.saturating_sub(from),
                 });
             }
@@ -284,6 +369,7 @@ impl Node {
                     whom: named,
                     from: 0,
                     new: true,
+                    other_run: false,
                     gap: version,
                 });
             }
@@ -293,9 +379,14 @@ impl Node {
 }
 
 /// Whether `peer` may be sent to a node that does not know it.
-fn introducible(peer: &super::peers::Peer) -> bool {
+fn introducible(peer: &super::peers::Peer, introduce: Introduce) -> bool {
     match peer.status {
-        NodeStatus::Alive => peer.fresh,
+        // A live peer that is not fresh has been alive since it was
+        // admitted: `since` is when.
+        NodeStatus::Alive => match introduce {
+            Introduce::Fresh => peer.fresh,
+            Introduce::AdmittedSince(at) => peer.fresh || peer.since >= at,
+        },
         NodeStatus::Down => false,
         NodeStatus::Left => true,
     }

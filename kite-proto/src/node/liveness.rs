@@ -42,15 +42,21 @@ impl Node {
             next = next.min(due(peer, threshold, expiry));
         }
         self.liveness_due = next;
+        if !down.is_empty() || !expired.is_empty() {
+            self.ring_changed();
+        }
         for id in down {
             self.emit(Event::NodeDown { id });
         }
         for id in expired {
+            self.forget_monitoring(&id);
             if let Some(peer) = self.peers.remove(&id) {
+                let left = peer.status == NodeStatus::Left;
                 let forgotten = Forgotten {
+                    generation: peer.generation,
                     heartbeat: peer.heartbeat,
-                    left: peer.status == NodeStatus::Left,
-                    until: now + expiry,
+                    left,
+                    until: now + Forgotten::memory(left, expiry),
                 };
                 self.remember(id.clone(), forgotten, true);
                 self.emit(Event::NodeExpired { id });

@@ -10,13 +10,43 @@ use crate::id::NodeId;
 use crate::phi::PhiDetector;
 use crate::state::{Change, NodeState};
 use crate::time::Timestamp;
-use crate::wire::{Delta, Digest, NodeDelta, UpdateKind};
+use crate::wire::{Delta, Digest, NodeDelta, Rumor, RumorKind, UpdateKind, run_tag};
+
+/// What a piece of gossip says of the run of a node it is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Run {
+    /// Its generation (a delta, a rumor).
+    Generation(u64),
+    /// Only its [`run_tag`] (a digest entry, a direct heartbeat).
+    Tag(u16),
+}
 
 /// An expired node, remembered so stale gossip cannot bring it back.
 pub(super) struct Forgotten {
+    /// The run that was forgotten: a later one is a new node.
+    pub(super) generation: u64,
     pub(super) heartbeat: u64,
     pub(super) left: bool,
     pub(super) until: Timestamp,
+}
+
+/// How many `node_expiry` periods an id that left is remembered after it was
+/// last mentioned. Stale views of it (taken before it left, on the far side
+/// of a partition) outlive the partition by a detection plus an expiry at
+/// each holder; a left id must outlast them, or they would re-introduce it
+/// as a join. A down id needs no such margin: it comes back only on a newer
+/// heartbeat than it was forgotten with.
+const LEFT_MEMORY: u32 = 3;
+
+impl Forgotten {
+    /// How long after `now` an id is remembered.
+    pub(super) fn memory(left: bool, node_expiry: Duration) -> Duration {
+        if left {
+            node_expiry * LEFT_MEMORY
+        } else {
+            node_expiry
+        }
+    }
 }
 
 impl Node {
@@ -42,13 +72,96 @@ impl Node {
         self.forgotten.insert(id, forgotten);
     }
 
-    /// Whether a node we do not track may be (re)admitted on evidence
-    /// `heartbeat`: never a node that left; an expired one only on a
-    /// heartbeat newer than any it had when it was forgotten.
-    pub(super) fn admissible(&self, id: &NodeId, heartbeat: u64) -> bool {
-        match self.forgotten.get(id) {
-            None => true,
-            Some(f) => !f.left && heartbeat > f.heartbeat,
+    /// Whether a node we do not track may be (re)admitted on evidence of
+    /// its run `generation` at `heartbeat` seen at `now`: always a later run
+    /// than the one forgotten; of the same run, never one that left, and an
+    /// expired one only on a heartbeat newer than any it had when it was
+    /// forgotten. A forgotten id that may not come back is remembered for
+    /// another while (see [`Forgotten::memory`]) from `now`: it stays
+    /// forgotten for as long as anyone still gossips about it, however long
+    /// after its expiry.
+    ///
+    /// With only a run's tag, another tag may be a later run: the id is
+    /// asked for, and its delta (with the whole generation) decides.
+    pub(super) fn admissible(
+        &mut self,
+        now: Timestamp,
+        id: &NodeId,
+        run: Run,
+        heartbeat: u64,
+    ) -> bool {
+        let expiry = self.config.node_expiry;
+        let Some(f) = self.forgotten.get_mut(id) else {
+            return true;
+        };
+        let (later, same) = match run {
+            Run::Generation(g) => (g > f.generation, g == f.generation),
+            Run::Tag(tag) => {
+                let same = tag == run_tag(f.generation);
+                (!same, same)
+            }
+        };
+        if later || (same && !f.left && heartbeat > f.heartbeat) {
+            return true;
+        }
+        f.until = f.until.max(now + Forgotten::memory(f.left, expiry));
+        if !same {
+            // An earlier run: not asked for again.
+            self.stats.stale_generation += 1;
+            self.wanted.remove(id);
+        }
+        false
+    }
+
+    /// Compares gossip about run `generation` of the peer in `slot` with
+    /// the run we know: `None` for an earlier run (ignored and counted),
+    /// else whether it was a later run, which then replaced ours.
+    pub(super) fn meet(&mut self, now: Timestamp, slot: Slot, generation: u64) -> Option<bool> {
+        let known = self.peers.at(slot).1.generation;
+        if generation < known {
+            self.stats.stale_generation += 1;
+            return None;
+        }
+        if generation > known {
+            self.renew(now, slot, generation);
+        }
+        Some(generation > known)
+    }
+
+    /// A later run of the peer in `slot` exists: the earlier run's keys are
+    /// deleted, its heartbeat, versions, detector and suspicions start
+    /// over, and an id that was down or had left is back.
+    fn renew(&mut self, now: Timestamp, slot: Slot, generation: u64) {
+        let prior = self.typical_interval();
+        let peer = self.peers.at_mut(slot);
+        let old = core::mem::take(&mut peer.state);
+        let was = peer.status;
+        peer.generation = generation;
+        peer.heartbeat = 0;
+        peer.fresh = false;
+        peer.changed = now;
+        peer.status = NodeStatus::Alive;
+        peer.detector = PhiDetector::new(now, prior);
+        if was != NodeStatus::Alive {
+            peer.since = now;
+        }
+        let (id, addr) = (peer.id.clone(), peer.addr);
+        self.forget_monitoring(&id);
+        self.check_by(slot);
+        if was != NodeStatus::Alive {
+            self.ring_changed();
+        }
+        for (key, value) in old.live() {
+            self.emit(Event::KeyDeleted {
+                id: id.clone(),
+                key: key.to_owned(),
+                value: value.to_owned(),
+            });
+        }
+        match was {
+            NodeStatus::Alive => {}
+            NodeStatus::Down => self.emit(Event::NodeUp { id }),
+            NodeStatus::Left => self.emit(Event::NodeJoined { id, addr }),
         }
     }
 
@@ -62,10 +175,14 @@ impl Node {
 
     fn observe_heartbeat_at(&mut self, now: Timestamp, slot: Slot, heartbeat: u64) {
         let prior = self.typical_interval();
-        let peer = self.peers.at_mut(slot);
-        if heartbeat <= peer.heartbeat {
+        if heartbeat <= self.peers.at(slot).1.heartbeat {
             return;
         }
+        let id = self.peers.at(slot).0.clone();
+        // Evidence still within the life the monitors convicted (relayed
+        // late) does not bring a node back up.
+        let convicted = self.clear_suspicions(&id, heartbeat);
+        let peer = self.peers.at_mut(slot);
         peer.heartbeat = heartbeat;
         peer.fresh = true;
         match peer.status {
@@ -74,16 +191,35 @@ impl Node {
                     self.arrivals.add(interval);
                 }
             }
+            NodeStatus::Down if convicted => {}
             NodeStatus::Down => {
                 peer.status = NodeStatus::Alive;
                 peer.since = now;
                 peer.detector = PhiDetector::new(now, prior);
-                let id = self.peers.at(slot).0.clone();
+                self.ring_changed();
+                // Tell everyone, so a node wrongly held down (after a pause
+                // or a partition) is up again everywhere in a few rounds.
+                let generation = self.peers.at(slot).1.generation;
+                self.spread(Rumor {
+                    id: id.clone(),
+                    generation,
+                    heartbeat,
+                    kind: RumorKind::Alive,
+                });
                 self.emit(Event::NodeUp { id });
             }
             NodeStatus::Left => {}
         }
         self.check_by(slot);
+    }
+
+    /// A message from `id` itself arrived. Whatever it carried, the node was
+    /// alive to send it: fresh evidence, enough to introduce it to others
+    /// (its failure detector still runs on heartbeats alone).
+    pub(super) fn heard_from(&mut self, id: &NodeId) {
+        if let Some(peer) = self.peers.get_mut(id) {
+            peer.fresh = true;
+        }
     }
 
     /// How often fresh evidence of a peer typically arrives here: the prior
@@ -114,31 +250,39 @@ impl Node {
                 None => Whom::Unknown,
             })
             .collect();
-        let seen: Vec<u64> = whom
+        let seen: Vec<(u16, u64)> = whom
             .iter()
             .map(|named| match *named {
-                Whom::Peer(slot) => self.peers.at(slot).1.heartbeat,
-                Whom::Local | Whom::Unknown => u64::MAX,
+                Whom::Peer(slot) => {
+                    let peer = self.peers.at(slot).1;
+                    (run_tag(peer.generation), peer.heartbeat)
+                }
+                Whom::Local | Whom::Unknown => (0, u64::MAX),
             })
             .collect();
-        for ((entry, named), seen) in digest.entries.iter().zip(&whom).zip(seen) {
+        for ((entry, named), (run, heartbeat)) in digest.entries.iter().zip(&whom).zip(seen) {
             match *named {
-                Whom::Peer(slot) if entry.heartbeat > seen => {
+                // The heartbeat of another run is no evidence for ours (the
+                // exchange swaps the runs' states, which settle it).
+                Whom::Peer(slot) if entry.run == run && entry.heartbeat > heartbeat => {
                     self.observe_heartbeat_at(now, slot, entry.heartbeat);
                 }
-                Whom::Unknown => self.want(now, &entry.id, entry.heartbeat),
+                Whom::Unknown => {
+                    self.want(now, &entry.id, Run::Tag(entry.run), entry.heartbeat);
+                }
                 Whom::Peer(_) | Whom::Local => {}
             }
         }
         whom
     }
 
-    /// Asks for the state of `id`, named in a digest with `heartbeat`, in
-    /// our next digests, unless it may not be admitted.
-    fn want(&mut self, now: Timestamp, id: &NodeId, heartbeat: u64) {
+    /// Asks for the state of `id`, named (with its `run`) in a digest or a
+    /// heartbeat at `heartbeat`, in our next digests, unless it may not be
+    /// admitted.
+    pub(super) fn want(&mut self, now: Timestamp, id: &NodeId, run: Run, heartbeat: u64) {
         if heartbeat > 0
             && !self.wanted.contains_key(id)
-            && self.admissible(id, heartbeat)
+            && self.admissible(now, id, run, heartbeat)
             && self.peers.len() + self.wanted.len() < self.config.limits.max_nodes
         {
             self.wanted
@@ -150,6 +294,7 @@ impl Node {
     /// version, re-apply an older value, resurrect a deleted key or revive a
     /// node that left.
     pub(super) fn apply_delta(&mut self, now: Timestamp, delta: Delta) {
+        self.outdated.clear();
         for node in delta.nodes {
             if node.id != self.id {
                 self.apply_node_delta(now, node);
@@ -161,7 +306,12 @@ impl Node {
         let dropped = node.updates.len().max(1) as u64;
         if !self.peers.contains_key(&node.id) {
             let new = node.from_version == 0
-                && self.admissible(&node.id, node.heartbeat)
+                && self.admissible(
+                    now,
+                    &node.id,
+                    Run::Generation(node.generation),
+                    node.heartbeat,
+                )
                 && self.peers.len() < self.config.limits.max_nodes;
             if !new {
                 self.stats.dropped_updates += dropped;
@@ -179,9 +329,10 @@ impl Node {
                 self.stats.dropped_updates += dropped;
                 self.wanted.remove(&node.id);
                 let forgotten = Forgotten {
+                    generation: node.generation,
                     heartbeat: node.heartbeat,
                     left: true,
-                    until: now + self.config.node_expiry,
+                    until: now + Forgotten::memory(true, self.config.node_expiry),
                 };
                 self.remember(node.id, forgotten, false);
                 return;
@@ -190,6 +341,7 @@ impl Node {
             self.wanted.remove(&node.id);
             let peer = Peer {
                 id: node.id.clone(),
+                generation: node.generation,
                 addr: node.addr,
                 state: NodeState::default(),
                 heartbeat: node.heartbeat,
@@ -201,12 +353,28 @@ impl Node {
             };
             self.peers.insert(peer);
             self.check_by(self.peers.len() - 1);
+            self.ring_changed();
             self.emit(Event::NodeJoined {
                 id: node.id.clone(),
                 addr: node.addr,
             });
-        } else {
-            self.observe_heartbeat(now, &node.id, node.heartbeat);
+        } else if let Some(slot) = self.peers.slot(&node.id) {
+            let Some(renewed) = self.meet(now, slot, node.generation) else {
+                // The sender holds an earlier run than ours: it gets ours.
+                self.outdated.push(node.id);
+                return;
+            };
+            if renewed {
+                // The later run may live elsewhere (a pod's new address).
+                self.peers.at_mut(slot).addr = node.addr;
+                if node.from_version > 0 {
+                    // Its updates that do not start at its first version
+                    // are left for anti-entropy, which asks for them all:
+                    // not a refusal.
+                    return;
+                }
+            }
+            self.observe_heartbeat_at(now, slot, node.heartbeat);
         }
         let limits = &self.config.limits;
         let Some(peer) = self.peers.get_mut(&node.id) else {
@@ -245,6 +413,7 @@ impl Node {
                         peer.status = NodeStatus::Left;
                         peer.since = now;
                         self.check_by(slot);
+                        self.ring_changed();
                     }
                     Event::NodeLeft { id }
                 }

@@ -15,7 +15,7 @@ use crate::id::NodeId;
 use crate::phi::PhiDetector;
 use crate::state::NodeState;
 use crate::time::Timestamp;
-use crate::wire::DigestEntry;
+use crate::wire::{DigestEntry, run_tag};
 
 use super::hasher::SipKey;
 use super::owned_entries;
@@ -31,11 +31,14 @@ pub(super) struct Peer {
     pub(super) heartbeat: u64,
     pub(super) detector: PhiDetector,
     pub(super) status: NodeStatus,
-    /// A newer heartbeat arrived since it was admitted. Only such a node is
-    /// introduced to nodes that lack it, so stale state of a dead node
+    /// A newer heartbeat, or a message from the node itself, arrived since
+    /// it was admitted. Only such a node is introduced to nodes that lack it
+    /// (joiners aside, see `Node::join`), so stale state of a dead node
     /// cannot hop from newcomer to newcomer (DESIGN §8).
     pub(super) fresh: bool,
     pub(super) id: NodeId,
+    /// Which run of the node `heartbeat` and `state` belong to.
+    pub(super) generation: u64,
     /// When `status` last changed.
     pub(super) since: Timestamp,
     /// When its state last advanced here (news to offer in digests).
@@ -49,6 +52,7 @@ impl Peer {
     pub(super) fn digest_entry(&self, id: &NodeId) -> DigestEntry {
         DigestEntry {
             id: id.clone(),
+            run: run_tag(self.generation),
             heartbeat: self.heartbeat,
             version: self.state.version(),
         }
@@ -57,6 +61,7 @@ impl Peer {
     pub(super) fn view(&self, id: &NodeId) -> NodeView {
         NodeView {
             id: id.clone(),
+            generation: self.generation,
             addr: self.addr,
             status: self.status,
             version: self.state.version(),
@@ -258,6 +263,7 @@ mod tests {
     fn peer(name: &str, heartbeat: u64) -> Peer {
         Peer {
             id: id(name),
+            generation: 0,
             addr: "127.0.0.1:7000".parse().unwrap(),
             state: NodeState::default(),
             heartbeat,

@@ -1,8 +1,6 @@
-//! Stream exchanges owned by the core: join, leave and state pushes, and the
-//! DNS resolution of joined names.
+//! Stream exchanges owned by the core: join, leave and state pushes.
 
 use core::net::{IpAddr, SocketAddr};
-use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Node;
@@ -10,37 +8,23 @@ use crate::config::LEAVE_FANOUT;
 use crate::error::{JoinError, JoinFailure, LeaveError, ResolveError, StreamError};
 use crate::event::{Event, JoinId, NodeStatus};
 use crate::id::NodeId;
-use crate::output::{Output, RequestId};
+use crate::output::RequestId;
 use crate::rng;
 use crate::target::{self, Target};
 use crate::time::Timestamp;
 use crate::wire::size::MAX_COUNT_LEN;
-use crate::wire::{self, Delta, Message, NodeDelta};
+use crate::wire::{Delta, Message, NodeDelta};
 
-/// Most addresses taken from one DNS answer.
-const MAX_ADDRS_PER_NAME: usize = 256;
+use super::exchange::Introduce;
 
-/// A joined domain name.
-pub(super) struct NameWatch {
-    /// Ports it was joined with.
-    ports: BTreeSet<u16>,
-    /// What it last resolved to (with each port), ourselves excluded.
-    pub(super) addrs: BTreeSet<SocketAddr>,
-    next_resolve: Timestamp,
-    /// When the pending resolution was asked for.
-    in_flight: Option<Timestamp>,
-}
-
-impl NameWatch {
-    /// When to resolve again: at `next_resolve`, or, if an answer is
-    /// overdue, one refresh interval after asking.
-    pub(super) fn deadline(&self, refresh: Duration) -> Timestamp {
-        match self.in_flight {
-            Some(asked) => asked + refresh,
-            None => self.next_resolve,
-        }
-    }
-}
+/// For how many gossip intervals after learning a live node we still tell a
+/// joiner of it without fresh evidence (a newer heartbeat, or a message from
+/// the node itself). Long enough for a node that has only just joined to
+/// pass on everything its own join brought (that evidence comes within a
+/// round or two); too short for the stale state of a dead node to hop from
+/// newcomer to newcomer (DESIGN §8), which needs newcomers joining through
+/// one another this fast.
+const JOIN_GRACE_ROUNDS: u32 = 2;
 
 /// A stream request in flight.
 pub(super) enum Pending {
@@ -49,13 +33,37 @@ pub(super) enum Pending {
     Leave,
 }
 
-#[derive(Default)]
+/// A `join` whose targets are not all done.
 pub(super) struct PendingJoin {
+    /// The targets: seeds and watched names once the join succeeds.
+    targets: Vec<Target>,
     /// Names still resolving, with the ports to contact them at.
-    names: BTreeMap<String, BTreeSet<u16>>,
+    resolving: BTreeMap<String, BTreeSet<u16>>,
     requests: BTreeSet<RequestId>,
-    joined: Vec<NodeId>,
+    /// Targets that failed before the join completed.
     failures: Vec<JoinFailure>,
+    /// `JoinCompleted` was emitted; each later outcome is a
+    /// `JoinTargetCompleted`.
+    completed: bool,
+}
+
+impl PendingJoin {
+    /// Whether it was given the name `name`.
+    pub(super) fn names(&self, name: &str) -> bool {
+        self.targets
+            .iter()
+            .any(|t| matches!(t, Target::Name { host, .. } if host == name))
+    }
+
+    /// `name` resolved: the ports to contact its addresses at, if this join
+    /// was waiting for it.
+    pub(super) fn resolved(&mut self, name: &str) -> Option<BTreeSet<u16>> {
+        self.resolving.remove(name)
+    }
+
+    fn done(&self) -> bool {
+        self.resolving.is_empty() && self.requests.is_empty()
+    }
 }
 
 pub(super) struct PendingLeave {
@@ -80,35 +88,42 @@ impl Node {
             .collect::<Result<Vec<_>, _>>()?;
         let join = JoinId(self.next_join);
         self.next_join += 1;
-        self.joins.insert(join, PendingJoin::default());
-        for target in parsed {
+        let me = self.config.advertise_addr;
+        let mut pending = PendingJoin {
+            targets: parsed,
+            resolving: BTreeMap::new(),
+            requests: BTreeSet::new(),
+            failures: Vec::new(),
+            completed: false,
+        };
+        for target in &pending.targets {
+            if let Target::Name { host, port } = target {
+                pending
+                    .resolving
+                    .entry(host.clone())
+                    .or_default()
+                    .insert(*port);
+            }
+        }
+        let targets = pending.targets.clone();
+        self.joins.insert(join, pending);
+        for target in targets {
             match target {
-                Target::Addr(addr) => {
-                    if addr != self.config.advertise_addr {
-                        self.seeds.insert(addr);
-                        self.join_request(join, addr, addr.to_string());
-                    }
+                Target::Addr(addr) if addr != me => {
+                    self.join_request(join, addr, addr.to_string());
                 }
-                Target::Name { host, port } => {
-                    if let Some(pending) = self.joins.get_mut(&join) {
-                        pending.names.entry(host.clone()).or_default().insert(port);
-                    }
-                    let watch = self.names.entry(host.clone()).or_insert_with(|| NameWatch {
-                        ports: BTreeSet::new(),
-                        addrs: BTreeSet::new(),
-                        next_resolve: now,
-                        in_flight: None,
-                    });
-                    watch.ports.insert(port);
-                    if watch.in_flight.is_none() {
-                        watch.in_flight = Some(now);
-                        self.outputs.push_back(Output::Resolve { name: host });
-                    }
-                }
+                Target::Addr(_) => {}
+                Target::Name { host, .. } => self.resolve_for_join(now, &host),
             }
         }
         self.finish_join_if_done(join);
         Ok(join)
+    }
+
+    /// How long after admitting a live node a joiner is told of it without
+    /// fresh evidence (see [`JOIN_GRACE_ROUNDS`]).
+    fn join_grace(&self) -> core::time::Duration {
+        self.config.gossip_interval * JOIN_GRACE_ROUNDS
     }
 
     /// Sends our whole state and digest to `to`, which answers with what we lack.
@@ -132,6 +147,7 @@ impl Node {
         Delta {
             nodes: vec![NodeDelta {
                 id: self.id.clone(),
+                generation: self.config.generation,
                 addr: self.config.advertise_addr,
                 heartbeat: self.heartbeat,
                 from_version: 0,
@@ -144,25 +160,118 @@ impl Node {
         }
     }
 
-    fn finish_join_if_done(&mut self, join: JoinId) {
-        let done = self
-            .joins
-            .get(&join)
-            .is_some_and(|p| p.names.is_empty() && p.requests.is_empty());
-        if !done {
+    /// The addresses `name` resolved to (`result`) for `join`: contacts
+    /// each at every port the join named it with, or records the failure.
+    pub(super) fn join_resolved(
+        &mut self,
+        join: JoinId,
+        name: &str,
+        ports: &BTreeSet<u16>,
+        result: &Result<Vec<IpAddr>, ResolveError>,
+    ) {
+        let me = self.config.advertise_addr;
+        match result {
+            Ok(ips) => {
+                for ip in ips {
+                    for port in ports {
+                        let addr = SocketAddr::new(*ip, *port);
+                        if addr != me {
+                            self.join_request(join, addr, format!("{name}:{port} ({addr})"));
+                        }
+                    }
+                }
+            }
+            Err(err) => self.target_done(join, name.to_owned(), Err(err.to_string())),
+        }
+        self.finish_join_if_done(join);
+    }
+
+    /// One target of `join` answered (with the id of the node that did)
+    /// or failed. The first answer completes the join; after that, each
+    /// outcome is reported on its own.
+    fn target_done(&mut self, join: JoinId, target: String, outcome: Result<NodeId, String>) {
+        let Some(pending) = self.joins.get_mut(&join) else {
+            return;
+        };
+        // A name that resolved to ourselves is neither joined nor an error.
+        if outcome.as_ref().is_ok_and(|from| *from == self.id) {
             return;
         }
-        let Some(pending) = self.joins.remove(&join) else {
+        if pending.completed {
+            self.emit(Event::JoinTargetCompleted {
+                join,
+                target,
+                result: outcome,
+            });
+            return;
+        }
+        match outcome {
+            Ok(from) => self.complete_join(join, Ok(vec![from])),
+            Err(reason) => pending.failures.push(JoinFailure { target, reason }),
+        }
+    }
+
+    /// Emits the outcome of `join`. A join that succeeded makes its targets
+    /// seeds and its names watched, and reports the targets that failed
+    /// before as `JoinTargetCompleted`; one that failed leaves nothing
+    /// behind.
+    fn complete_join(&mut self, join: JoinId, result: Result<Vec<NodeId>, JoinError>) {
+        let Some(pending) = self.joins.get_mut(&join) else {
             return;
         };
-        let result = if !pending.joined.is_empty() || pending.failures.is_empty() {
-            Ok(pending.joined)
-        } else {
-            Err(JoinError::NoneJoined {
-                failures: pending.failures,
-            })
-        };
+        pending.completed = true;
+        let failures = core::mem::take(&mut pending.failures);
+        let targets = pending.targets.clone();
+        let succeeded = result.is_ok();
         self.emit(Event::JoinCompleted { join, result });
+        if succeeded {
+            let me = self.config.advertise_addr;
+            for target in targets {
+                match target {
+                    Target::Addr(addr) if addr != me => {
+                        self.seeds.insert(addr);
+                    }
+                    Target::Addr(_) => {}
+                    Target::Name { host, port } => self.watch_name(&host, port),
+                }
+            }
+            for JoinFailure { target, reason } in failures {
+                self.emit(Event::JoinTargetCompleted {
+                    join,
+                    target,
+                    result: Err(reason),
+                });
+            }
+        } else {
+            self.joins.remove(&join);
+            for target in targets {
+                if let Target::Name { host, .. } = target {
+                    self.unwatch_name(&host);
+                }
+            }
+        }
+    }
+
+    /// Once no target of `join` is pending: completes it if no target
+    /// answered (successfully only if none failed either: every target was
+    /// ourselves), and forgets it.
+    fn finish_join_if_done(&mut self, join: JoinId) {
+        let Some(pending) = self.joins.get(&join) else {
+            return;
+        };
+        if !pending.done() {
+            return;
+        }
+        if !pending.completed {
+            let result = match pending.failures.is_empty() {
+                true => Ok(Vec::new()),
+                false => Err(JoinError::NoneJoined {
+                    failures: pending.failures.clone(),
+                }),
+            };
+            self.complete_join(join, result);
+        }
+        self.joins.remove(&join);
     }
 
     pub(super) fn start_leave(&mut self, _now: Timestamp) -> Result<(), LeaveError> {
@@ -178,9 +287,8 @@ impl Node {
             .collect();
         let targets = rng::sample(&mut *self.rng, &alive, LEAVE_FANOUT);
         if targets.is_empty() {
-            self.emit(Event::LeaveCompleted {
-                result: Err(LeaveError::NoPeers),
-            });
+            // Nobody to tell is no failure: the node has left all the same.
+            self.emit(Event::LeaveCompleted { result: Ok(0) });
             return Ok(());
         }
         let msg = Message::Push {
@@ -205,24 +313,33 @@ impl Node {
         _from: SocketAddr,
         bytes: &[u8],
     ) -> Option<Vec<u8>> {
-        let msg = self.decode(bytes)?;
+        let msg = self.receive(bytes).ok()?;
         if *msg.from() == self.id {
             self.stats.ignored_messages += 1;
             return None;
         }
         let reply = match msg {
-            Message::JoinRequest { delta, digest, .. } => {
+            Message::JoinRequest {
+                from,
+                delta,
+                digest,
+            } => {
                 self.apply_delta(now, delta);
+                self.heard_from(&from);
                 let whom = self.observe_digest(now, &digest);
                 let room = self.frame_room() - MAX_COUNT_LEN;
-                let (delta, _, _) = self.delta_for(&digest, &whom, room);
+                // The joiner is told every node we hold alive, including
+                // those we learned only just now (see `Node::join`).
+                let recent = Introduce::AdmittedSince(now - self.join_grace());
+                let (delta, _, _) = self.delta_for(&digest, &whom, room, recent);
                 Message::JoinResponse {
                     from: self.id.clone(),
                     delta,
                 }
             }
-            Message::Push { delta, .. } => {
+            Message::Push { from, delta } => {
                 self.apply_delta(now, delta);
+                self.heard_from(&from);
                 Message::Ack {
                     from: self.id.clone(),
                 }
@@ -233,7 +350,7 @@ impl Node {
             }
         };
         self.stats.messages_out.count(&reply);
-        Some(wire::encode(&reply))
+        Some(self.seal(&reply))
     }
 
     pub(super) fn on_response(
@@ -247,10 +364,7 @@ impl Node {
             return;
         };
         let reply = match result {
-            Ok(bytes) => match self.decode(bytes) {
-                Some(msg) => Ok(msg),
-                None => Err("invalid reply".to_owned()),
-            },
+            Ok(bytes) => self.receive(bytes).map_err(|err| format!("reply {err}")),
             Err(err) => Err(err.to_string()),
         };
         if reply.is_err() {
@@ -261,25 +375,16 @@ impl Node {
                 let outcome = match reply {
                     Ok(Message::JoinResponse { from, delta }) => {
                         self.apply_delta(now, delta);
+                        self.heard_from(&from);
                         Ok(from)
                     }
                     Ok(_) => Err("unexpected reply".to_owned()),
                     Err(reason) => Err(reason),
                 };
-                let me = self.id.clone();
                 if let Some(p) = self.joins.get_mut(&join) {
                     p.requests.remove(&id);
-                    match outcome {
-                        // A name that resolved to ourselves is not an error.
-                        Ok(from) if from == me => {}
-                        Ok(from) => {
-                            if !p.joined.contains(&from) {
-                                p.joined.push(from);
-                            }
-                        }
-                        Err(reason) => p.failures.push(JoinFailure { target, reason }),
-                    }
                 }
+                self.target_done(join, target, outcome);
                 self.finish_join_if_done(join);
             }
             Pending::Push { to } => {
@@ -302,74 +407,6 @@ impl Node {
                     self.emit(Event::LeaveCompleted { result });
                 }
             }
-        }
-    }
-
-    pub(super) fn on_resolved(
-        &mut self,
-        now: Timestamp,
-        name: &str,
-        result: Result<Vec<IpAddr>, ResolveError>,
-    ) {
-        let me = self.config.advertise_addr;
-        let refresh = self.config.dns_refresh_interval;
-        let Some(watch) = self.names.get_mut(name) else {
-            self.stats.ignored_messages += 1;
-            return;
-        };
-        watch.in_flight = None;
-        watch.next_resolve = now + refresh;
-        if let Ok(ips) = &result {
-            watch.addrs = ips
-                .iter()
-                .take(MAX_ADDRS_PER_NAME)
-                .flat_map(|ip| watch.ports.iter().map(|port| SocketAddr::new(*ip, *port)))
-                .filter(|addr| *addr != me)
-                .collect();
-        }
-        let waiting: Vec<(JoinId, BTreeSet<u16>)> = self
-            .joins
-            .iter_mut()
-            .filter_map(|(join, p)| p.names.remove(name).map(|ports| (*join, ports)))
-            .collect();
-        for (join, ports) in waiting {
-            match &result {
-                Ok(ips) => {
-                    for ip in ips.iter().take(MAX_ADDRS_PER_NAME) {
-                        for port in &ports {
-                            let addr = SocketAddr::new(*ip, *port);
-                            if addr != me {
-                                self.join_request(join, addr, format!("{name}:{port} ({addr})"));
-                            }
-                        }
-                    }
-                }
-                Err(err) => {
-                    if let Some(p) = self.joins.get_mut(&join) {
-                        p.failures.push(JoinFailure {
-                            target: name.to_owned(),
-                            reason: err.to_string(),
-                        });
-                    }
-                }
-            }
-            self.finish_join_if_done(join);
-        }
-    }
-
-    /// Asks again for the joined names that are due. New addresses in the
-    /// answers become seeds, gossiped with until heard from.
-    pub(super) fn refresh_names(&mut self, now: Timestamp) {
-        let refresh = self.config.dns_refresh_interval;
-        let mut due = Vec::new();
-        for (name, watch) in &mut self.names {
-            if watch.deadline(refresh) <= now {
-                watch.in_flight = Some(now);
-                due.push(name.clone());
-            }
-        }
-        for name in due {
-            self.outputs.push_back(Output::Resolve { name });
         }
     }
 }

@@ -10,11 +10,15 @@
 //! | 5 | [`Message::JoinResponse`] | stream reply |
 //! | 6 | [`Message::Push`] (state push; a leave notification is a push carrying the left marker) | stream request |
 //! | 7 | [`Message::Ack`] | stream reply |
+//! | 8 | [`Message::Liveness`] (a direct heartbeat, with rumors) | datagram |
 //!
 //! Decoding is total: every byte string gives a message or a
 //! [`DecodeError`], and no allocation is larger than the input justifies
 //! (sequences are never pre-allocated from a length read off the wire beyond
-//! a small constant). Stream messages travel in [`frame`]s.
+//! a small constant). Stream messages travel in [`frame`]s. Every datagram
+//! and frame body is a message in an [`envelope`]: the message alone by
+//! default, behind a cluster label if one is set, or sealed with
+//! authenticated encryption (see [`Security`](crate::Security)).
 //!
 //! ```
 //! use kite_proto::wire::{self, Digest, Message};
@@ -29,6 +33,7 @@
 
 mod addr;
 mod bounded;
+pub mod envelope;
 pub mod frame;
 pub(crate) mod size;
 
@@ -40,17 +45,42 @@ use crate::error::DecodeError;
 use crate::id::NodeId;
 
 /// The protocol version this build speaks; other versions are rejected.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// Length of the header in front of every message.
 pub const HEADER_LEN: usize = 2;
 
+/// Bits of a generation kept in a [`RunTag`](run_tag).
+pub const RUN_TAG_BITS: u32 = 14;
+
+/// The short tag of a node's run that digest entries and direct heartbeats
+/// carry instead of the whole generation: its low [`RUN_TAG_BITS`] bits (at
+/// most 2 bytes on the wire, against about 6 for a generation in
+/// milliseconds). Equal tags mean the same run, up to a 1 in 16,384 chance
+/// for two runs of one id; a tag says nothing of which run is later, so a
+/// mismatch only makes the two sides exchange the node's whole state, whose
+/// delta carries the whole generation and settles it.
+///
+/// ```
+/// use kite_proto::wire::run_tag;
+///
+/// assert_eq!(run_tag(1_764_700_000_000), run_tag(1_764_700_000_000));
+/// assert_ne!(run_tag(1_764_700_000_000), run_tag(1_764_700_000_001));
+/// assert!(run_tag(u64::MAX) < 1 << 14);
+/// ```
+pub fn run_tag(generation: u64) -> u16 {
+    (generation & ((1 << RUN_TAG_BITS) - 1)) as u16
+}
+
 /// One node as listed in a digest: what the receiver needs to compare.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct DigestEntry {
     /// The node.
     pub id: NodeId,
+    /// Which run of it the heartbeat and version belong to: the [`run_tag`]
+    /// of its generation (see [`Config::generation`](crate::Config::generation)).
+    pub run: u16,
     /// The highest heartbeat the sender has seen from it; 0 means the sender
     /// knows only the id and asks for the whole state.
     pub heartbeat: u64,
@@ -60,7 +90,7 @@ pub struct DigestEntry {
 
 /// A digest: the nodes the sender knows, shuffled and truncated to fit.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Digest {
     /// True when every node the sender knows is listed, so a node missing
     /// from the list is one the sender lacks.
@@ -72,7 +102,7 @@ pub struct Digest {
 
 /// What one versioned update of a node's state does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum UpdateKind {
     /// Sets `key` to `value`.
     Set {
@@ -98,7 +128,7 @@ pub enum UpdateKind {
 
 /// One update of a node's state, stamped with the version it created.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Update {
     /// The node's version after this update.
     pub version: u64,
@@ -108,10 +138,12 @@ pub struct Update {
 
 /// The updates of one node the receiver lacks, in version order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct NodeDelta {
     /// The node.
     pub id: NodeId,
+    /// Which run of it the heartbeat and updates belong to.
+    pub generation: u64,
     /// Its gossip address.
     #[serde(with = "addr")]
     pub addr: SocketAddr,
@@ -127,16 +159,47 @@ pub struct NodeDelta {
 
 /// State the receiver lacks, most out-of-date node first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Delta {
     /// Per-node updates.
     #[serde(deserialize_with = "bounded::vec")]
     pub nodes: Vec<NodeDelta>,
 }
 
+/// News about one node's liveness, spread by rumor mongering: piggybacked on
+/// [`Message::Liveness`] datagrams and forwarded by every node that learns
+/// it, a bounded number of times.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Rumor {
+    /// The node the news is about.
+    pub id: NodeId,
+    /// Which run of it the news is about.
+    pub generation: u64,
+    /// Its heartbeat the news refers to.
+    pub heartbeat: u64,
+    /// What the news is.
+    pub kind: RumorKind,
+}
+
+/// What a [`Rumor`] says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum RumorKind {
+    /// One of the node's monitors has heard nothing from it since
+    /// `heartbeat`; enough such suspicions make it down everywhere.
+    Suspect {
+        /// The monitor.
+        by: NodeId,
+    },
+    /// The node is alive at `heartbeat`: a refutation by the node itself,
+    /// or a recovery seen by another.
+    Alive,
+}
+
 /// Every message of the protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Message {
     /// Opens a gossip exchange: what the sender knows.
     DigestRequest {
@@ -190,6 +253,25 @@ pub enum Message {
         /// The receiver of the push.
         from: NodeId,
     },
+    /// A direct heartbeat (datagram): sent every round to the sender's
+    /// monitors, and to a random peer while there are rumors to spread.
+    Liveness {
+        /// The sender.
+        from: NodeId,
+        /// The [`run_tag`] of the sender's generation (which run of it this is).
+        run: u16,
+        /// Its current heartbeat.
+        heartbeat: u64,
+        /// Whether the receiver is one of the sender's monitors (`false`
+        /// also releases a former monitor).
+        monitor: bool,
+        /// Rumors to spread.
+        rumors: Vec<Rumor>,
+        /// Recent small updates of some nodes, pushed eagerly so they reach
+        /// every node in about log N rounds (anti-entropy still brings
+        /// whatever this misses).
+        news: Vec<NodeDelta>,
+    },
 }
 
 impl Message {
@@ -203,12 +285,13 @@ impl Message {
             Message::JoinResponse { .. } => 5,
             Message::Push { .. } => 6,
             Message::Ack { .. } => 7,
+            Message::Liveness { .. } => 8,
         }
     }
 
     /// True for the messages that travel as datagrams.
     pub fn is_datagram(&self) -> bool {
-        self.type_byte() <= 3
+        matches!(self.type_byte(), 1..=3 | 8)
     }
 
     /// The sender's id.
@@ -220,7 +303,8 @@ impl Message {
             | Message::JoinRequest { from, .. }
             | Message::JoinResponse { from, .. }
             | Message::Push { from, .. }
-            | Message::Ack { from } => from,
+            | Message::Ack { from }
+            | Message::Liveness { from, .. } => from,
         }
     }
 }
@@ -244,6 +328,14 @@ pub fn encode(msg: &Message) -> Vec<u8> {
             digest,
         } => postcard::to_extend(&(from, delta, digest), out),
         Message::Ack { from } => postcard::to_extend(&from, out),
+        Message::Liveness {
+            from,
+            run,
+            heartbeat,
+            monitor,
+            rumors,
+            news,
+        } => postcard::to_extend(&(from, run, heartbeat, monitor, rumors, news), out),
     };
     out = body.unwrap_or_else(|_| unreachable!("encoding into a Vec cannot fail"));
     out
@@ -273,9 +365,30 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         5 => body_of(body).map(|(from, delta)| Message::JoinResponse { from, delta }),
         6 => body_of(body).map(|(from, delta)| Message::Push { from, delta }),
         7 => body_of(body).map(|from| Message::Ack { from }),
+        8 => body_of(body).map(
+            |(from, run, heartbeat, monitor, rumors, news): (_, _, _, _, Rumors, News)| {
+                Message::Liveness {
+                    from,
+                    run,
+                    heartbeat,
+                    monitor,
+                    rumors: rumors.0,
+                    news: news.0,
+                }
+            },
+        ),
         other => Err(DecodeError::UnknownType(*other)),
     }
 }
+
+/// The rumors of a [`Message::Liveness`] as they decode: a sequence read
+/// without trusting its announced length.
+#[derive(Deserialize)]
+struct Rumors(#[serde(deserialize_with = "bounded::vec")] Vec<Rumor>);
+
+/// The news of a [`Message::Liveness`] as they decode, likewise.
+#[derive(Deserialize)]
+struct News(#[serde(deserialize_with = "bounded::vec")] Vec<NodeDelta>);
 
 fn body_of<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
     let (value, rest) = postcard::take_from_bytes(body).map_err(|_| DecodeError::Malformed)?;

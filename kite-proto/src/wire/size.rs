@@ -9,17 +9,17 @@ use crate::id::{MAX_NODE_ID_LEN, NodeId};
 
 /// Bytes reserved for a sequence count (a varint of up to `u32::MAX`).
 pub(crate) const MAX_COUNT_LEN: usize = 5;
-const MAX_VARINT_LEN: usize = 10;
+pub(crate) const MAX_VARINT_LEN: usize = 10;
 const MAX_ID_LEN: usize = 1 + MAX_NODE_ID_LEN;
 const MAX_ADDR_LEN: usize = 1 + 16 + 3;
 
 /// Header, sender id, a digest's flag and count, and a delta's count.
 pub(crate) const MESSAGE_OVERHEAD: usize = HEADER_LEN + MAX_ID_LEN + 2 * (1 + MAX_COUNT_LEN);
 
-/// The largest per-node header of a delta (id, address, heartbeat,
-/// from-version, update count).
+/// The largest per-node header of a delta (id, generation, address,
+/// heartbeat, from-version, update count).
 pub(crate) const MAX_NODE_HEADER_LEN: usize =
-    MAX_ID_LEN + MAX_ADDR_LEN + 2 * MAX_VARINT_LEN + MAX_COUNT_LEN;
+    MAX_ID_LEN + MAX_ADDR_LEN + 3 * MAX_VARINT_LEN + MAX_COUNT_LEN;
 
 /// The largest overhead of one update beyond its key and value bytes, with
 /// room for the internal left and compaction markers.
@@ -44,10 +44,29 @@ fn addr_len(addr: &SocketAddr) -> usize {
 }
 
 pub(crate) fn digest_entry_len(entry: &DigestEntry) -> usize {
-    id_len(&entry.id) + varint(entry.heartbeat) + varint(entry.version)
+    id_len(&entry.id)
+        + varint(u64::from(entry.run))
+        + varint(entry.heartbeat)
+        + varint(entry.version)
 }
 
 /// A delta node header, with its update count budgeted at the largest.
-pub(crate) fn node_header_len(id: &NodeId, addr: &SocketAddr, heartbeat: u64, from: u64) -> usize {
-    id_len(id) + addr_len(addr) + varint(heartbeat) + varint(from) + MAX_COUNT_LEN
+pub(crate) fn node_header_len(
+    id: &NodeId,
+    generation: u64,
+    addr: &SocketAddr,
+    heartbeat: u64,
+    from: u64,
+) -> usize {
+    id_len(id)
+        + varint(generation)
+        + addr_len(addr)
+        + varint(heartbeat)
+        + varint(from)
+        + MAX_COUNT_LEN
+}
+
+/// The encoded length of one node's delta.
+pub(crate) fn node_delta_len(node: &super::NodeDelta) -> usize {
+    postcard::experimental::serialized_size(node).unwrap_or(usize::MAX / 2)
 }

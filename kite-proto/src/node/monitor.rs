@@ -1,0 +1,405 @@
+//! Fast failure detection whose speed does not depend on the cluster size.
+//!
+//! Every node sends a direct heartbeat ([`Message::Liveness`]) each round to
+//! its monitors: the [`MONITORS`] alive nodes that follow it on a ring
+//! ordered by a fixed hash of the ids, so every node is watched by a few
+//! others whatever N is. A monitor runs a [`DirectDetector`] on those
+//! heartbeats; when it fires (and no gossip brought newer evidence either)
+//! the monitor spreads a suspicion as a rumor. A node is down everywhere
+//! once [`Node::quorum`] distinct monitors suspect it, so one or a few
+//! observers that cannot hear a live node never convict it; and a suspected
+//! node that hears the rumor refutes it with a newer heartbeat, spread the
+//! same way. Every node still runs its own gossip-fed detector as well, the
+//! slower path for whatever the monitors miss.
+
+use std::collections::BTreeMap;
+
+use super::Node;
+use super::hasher::SipKey;
+use super::membership::Run;
+use super::rumors::RumorQueue;
+use crate::direct::DirectDetector;
+use crate::event::{Event, NodeStatus};
+use crate::id::NodeId;
+use crate::time::Timestamp;
+use crate::wire::size::MAX_VARINT_LEN;
+use crate::wire::{Message, NodeDelta, Rumor, RumorKind, run_tag};
+
+/// How many monitors watch each node.
+pub(crate) const MONITORS: usize = 5;
+
+/// A suspicion is about the same life of a node as evidence up to this many
+/// heartbeats newer: a monitor suspects only after several rounds of
+/// silence, so a live node is further ahead by then.
+const SAME_LIFE: u64 = 2;
+
+/// What this node keeps for fast failure detection.
+#[derive(Debug, Default)]
+pub(super) struct Monitoring {
+    /// The nodes watching this one (its ring successors), as last chosen.
+    successors: Vec<NodeId>,
+    /// Whether `successors` must be chosen again (a peer changed status).
+    stale: bool,
+    /// Nodes that told us we watch them.
+    watched: BTreeMap<NodeId, Watched>,
+    /// Suspicions heard, per suspected node.
+    suspicions: BTreeMap<NodeId, Suspicion>,
+    pub(super) rumors: RumorQueue,
+    /// Recent small updates to push.
+    news: RumorQueue<NodeDelta>,
+}
+
+#[derive(Debug)]
+struct Watched {
+    detector: DirectDetector,
+    /// We spread a suspicion and have not heard from it since.
+    suspected: bool,
+}
+
+/// The monitors that suspect a node, and the newest heartbeat they refer to.
+#[derive(Debug)]
+struct Suspicion {
+    heartbeat: u64,
+    by: Vec<NodeId>,
+}
+
+/// A node's place on the monitoring ring: the same for every node.
+fn ring(id: &NodeId) -> u64 {
+    SipKey::default().hash_id(id)
+}
+
+impl Node {
+    /// A peer joined, left, failed or came back: the monitors are chosen
+    /// again before the next heartbeats.
+    pub(super) fn ring_changed(&mut self) {
+        self.monitoring.stale = true;
+    }
+
+    /// How many distinct monitors must suspect a node for a verdict: all
+    /// but one of the monitors a node has (all of them when it has two or
+    /// fewer).
+    pub(super) fn quorum(&self) -> usize {
+        let monitors = MONITORS.min(self.peers.len()).max(1);
+        if monitors <= 2 {
+            monitors
+        } else {
+            monitors - 1
+        }
+    }
+
+    /// The round's direct heartbeats: to every monitor, a release to every
+    /// node no longer one, and the rumors to a random peer too.
+    pub(super) fn send_heartbeats(&mut self) {
+        let released = self.choose_monitors();
+        let mut targets: Vec<(NodeId, bool)> = self
+            .monitoring
+            .successors
+            .iter()
+            .map(|id| (id.clone(), true))
+            .collect();
+        targets.extend(released.into_iter().map(|id| (id, false)));
+        if !self.monitoring.rumors.is_empty() || !self.monitoring.news.is_empty() {
+            let alive: Vec<usize> = (0..self.peers.len())
+                .filter(|&slot| self.peers.at(slot).1.status == NodeStatus::Alive)
+                .collect();
+            for slot in crate::rng::sample(&mut *self.rng, &alive, 1) {
+                let id = self.peers.at(slot).0;
+                if !targets.iter().any(|(t, _)| t == id) {
+                    targets.push((id.clone(), false));
+                }
+            }
+        }
+        let room = self.datagram_room() - MAX_VARINT_LEN - 1;
+        for (id, monitor) in targets {
+            let Some(addr) = self.peers.get(&id).map(|peer| peer.addr) else {
+                continue;
+            };
+            let rumors = self.monitoring.rumors.take(room);
+            let used: usize = rumors.iter().map(super::rumors::wire_len).sum();
+            let news = self.monitoring.news.take(room - used);
+            let msg = Message::Liveness {
+                from: self.id.clone(),
+                run: run_tag(self.config.generation),
+                heartbeat: self.heartbeat,
+                monitor,
+                rumors,
+                news,
+            };
+            self.transmit(addr, &msg);
+        }
+    }
+
+    /// Chooses the monitors again if a peer changed; returns the former ones
+    /// to release.
+    fn choose_monitors(&mut self) -> Vec<NodeId> {
+        if !self.monitoring.stale {
+            return Vec::new();
+        }
+        self.monitoring.stale = false;
+        let me = ring(&self.id);
+        let mut nearest: Vec<(u64, &NodeId)> = Vec::with_capacity(MONITORS + 1);
+        for (id, peer) in self.peers.iter() {
+            if peer.status != NodeStatus::Alive {
+                continue;
+            }
+            let distance = ring(id).wrapping_sub(me);
+            if nearest.len() < MONITORS || distance < nearest[MONITORS - 1].0 {
+                let at = nearest.partition_point(|(d, _)| *d < distance);
+                nearest.insert(at, (distance, id));
+                nearest.truncate(MONITORS);
+            }
+        }
+        let chosen: Vec<NodeId> = nearest.into_iter().map(|(_, id)| id.clone()).collect();
+        let released = self
+            .monitoring
+            .successors
+            .iter()
+            .filter(|id| !chosen.contains(id))
+            .cloned()
+            .collect();
+        self.monitoring.successors = chosen;
+        released
+    }
+
+    /// A direct heartbeat ([`Message::Liveness`]) arrived; any other message
+    /// is ignored.
+    pub(super) fn on_liveness(&mut self, now: Timestamp, liveness: Message) {
+        let Message::Liveness {
+            from,
+            run,
+            heartbeat,
+            monitor,
+            rumors,
+            news,
+        } = liveness
+        else {
+            return;
+        };
+        if let Some(slot) = self.peers.slot(&from) {
+            // A heartbeat of another run says nothing of this one (a late
+            // one of an earlier run, or the first of a later run, which its
+            // gossip brings); its rumors and news, each about a run, count.
+            if run_tag(self.peers.at(slot).1.generation) == run {
+                // A node's own heartbeat is never far below what is known
+                // of its run (it refutes above any suspicion): one that is
+                // was learned from another run sharing the tag. The node
+                // itself is right.
+                let peer = self.peers.at_mut(slot);
+                if heartbeat.saturating_add(SAME_LIFE) < peer.heartbeat {
+                    peer.heartbeat = heartbeat.saturating_sub(1);
+                }
+                self.observe_heartbeat(now, &from, heartbeat);
+                if monitor {
+                    let interval = self.config.gossip_interval;
+                    let watched = self.monitoring.watched.entry(from).or_insert(Watched {
+                        detector: DirectDetector::new(now, interval),
+                        suspected: false,
+                    });
+                    watched.detector.record(now);
+                    watched.suspected = false;
+                } else {
+                    self.monitoring.watched.remove(&from);
+                }
+            }
+        } else {
+            self.want(now, &from, Run::Tag(run), heartbeat);
+        }
+        for rumor in rumors {
+            self.on_rumor(now, rumor);
+        }
+        for node in news {
+            self.on_news(now, node);
+        }
+    }
+
+    /// Applies a pushed update that continues what we hold of its node, and
+    /// passes it on; anything else is left to anti-entropy.
+    fn on_news(&mut self, now: Timestamp, mut node: NodeDelta) {
+        let Some(slot) = self.peers.slot(&node.id) else {
+            return;
+        };
+        match self.meet(now, slot, node.generation) {
+            None => return,
+            // The later run may live elsewhere (a pod's new address).
+            Some(true) => self.peers.at_mut(slot).addr = node.addr,
+            Some(false) => {}
+        }
+        let held = self.peers.at(slot).1.state.version();
+        node.updates.retain(|update| update.version > held);
+        if node.updates.is_empty() || node.from_version > held {
+            return;
+        }
+        node.from_version = held;
+        self.apply_delta(
+            now,
+            crate::wire::Delta {
+                nodes: vec![node.clone()],
+            },
+        );
+        self.push_news(node);
+    }
+
+    /// Queues a small update to push, if it is small (a large value spreads
+    /// by anti-entropy and streams only).
+    pub(super) fn push_news(&mut self, node: NodeDelta) {
+        if crate::wire::size::node_delta_len(&node) <= self.config.max_packet_size / 4 {
+            let nodes = self.peers.len() + 1;
+            self.monitoring.news.push(node, nodes);
+        }
+    }
+
+    fn on_rumor(&mut self, now: Timestamp, rumor: Rumor) {
+        if rumor.id == self.id {
+            // A suspicion of a heartbeat we never had is forged: refuting
+            // it would let anyone push our heartbeat to its end. One of an
+            // earlier run of our id is void already.
+            let ours = rumor.generation == self.config.generation;
+            if let (RumorKind::Suspect { .. }, true, true) =
+                (&rumor.kind, ours, rumor.heartbeat <= self.heartbeat)
+            {
+                // Refute with a heartbeat no suspicion of this life reaches.
+                self.heartbeat = self
+                    .heartbeat
+                    .max(rumor.heartbeat.saturating_add(SAME_LIFE + 1));
+                self.spread(Rumor {
+                    id: self.id.clone(),
+                    generation: self.config.generation,
+                    heartbeat: self.heartbeat,
+                    kind: RumorKind::Alive,
+                });
+            }
+            return;
+        }
+        let Some(slot) = self.peers.slot(&rumor.id) else {
+            return;
+        };
+        let generation = self.peers.at(slot).1.generation;
+        match rumor.kind {
+            // Only a run's own heartbeats prove it alive; a suspicion is
+            // about one run, and void for any other.
+            RumorKind::Suspect { .. } if rumor.generation != generation => {
+                if rumor.generation < generation {
+                    self.stats.stale_generation += 1;
+                }
+                return;
+            }
+            RumorKind::Alive if self.meet(now, slot, rumor.generation).is_none() => return,
+            _ => {}
+        }
+        let known = self.peers.at(slot).1.heartbeat;
+        match rumor.kind.clone() {
+            RumorKind::Alive => {
+                if rumor.heartbeat > known {
+                    self.observe_heartbeat(now, &rumor.id, rumor.heartbeat);
+                    self.spread(rumor);
+                }
+            }
+            RumorKind::Suspect { by } => {
+                if known > rumor.heartbeat.saturating_add(SAME_LIFE) {
+                    return;
+                }
+                let suspicion = self
+                    .monitoring
+                    .suspicions
+                    .entry(rumor.id.clone())
+                    .or_insert(Suspicion {
+                        heartbeat: 0,
+                        by: Vec::new(),
+                    });
+                if suspicion.by.contains(&by) || suspicion.by.len() >= MONITORS * 2 {
+                    return;
+                }
+                suspicion.by.push(by);
+                suspicion.heartbeat = suspicion.heartbeat.max(rumor.heartbeat);
+                let count = suspicion.by.len();
+                let id = rumor.id.clone();
+                self.spread(rumor);
+                if count >= self.quorum() {
+                    self.convict(now, &id);
+                }
+            }
+        }
+    }
+
+    /// Marks a node down on the monitors' verdict.
+    fn convict(&mut self, now: Timestamp, id: &NodeId) {
+        let Some(slot) = self.peers.slot(id) else {
+            return;
+        };
+        let peer = self.peers.at_mut(slot);
+        if peer.status != NodeStatus::Alive {
+            return;
+        }
+        peer.status = NodeStatus::Down;
+        peer.since = now;
+        self.check_by(slot);
+        self.ring_changed();
+        self.emit(Event::NodeDown { id: id.clone() });
+    }
+
+    /// Queues a rumor for the next heartbeats.
+    pub(super) fn spread(&mut self, rumor: Rumor) {
+        let nodes = self.peers.len() + 1;
+        self.monitoring.rumors.push(rumor, nodes);
+    }
+
+    /// Fresh evidence of `id` at `heartbeat`: suspicions of an earlier life
+    /// are void. Returns whether a verdict of this life still stands (then
+    /// the evidence does not bring the node back up).
+    pub(super) fn clear_suspicions(&mut self, id: &NodeId, heartbeat: u64) -> bool {
+        match self.monitoring.suspicions.get(id) {
+            Some(s) if heartbeat > s.heartbeat.saturating_add(SAME_LIFE) => {
+                self.monitoring.suspicions.remove(id);
+                false
+            }
+            Some(s) => s.by.len() >= self.quorum(),
+            None => false,
+        }
+    }
+
+    /// Suspects the watched nodes whose direct heartbeats stopped (and of
+    /// which no newer evidence arrived by gossip either).
+    pub(super) fn check_watched(&mut self, now: Timestamp) {
+        let threshold = self.config.suspicion_threshold;
+        let mut suspects = Vec::new();
+        let peers = &self.peers;
+        self.monitoring.watched.retain(|id, watched| {
+            let Some(peer) = peers.get(id) else {
+                return false;
+            };
+            if !watched.suspected
+                && peer.status == NodeStatus::Alive
+                && peer.detector.last() <= watched.detector.last()
+                && watched.detector.phi(now) > threshold
+            {
+                watched.suspected = true;
+                suspects.push((id.clone(), peer.generation, peer.heartbeat));
+            }
+            peer.status != NodeStatus::Left
+        });
+        for (id, generation, heartbeat) in suspects {
+            let rumor = Rumor {
+                id,
+                generation,
+                heartbeat,
+                kind: RumorKind::Suspect {
+                    by: self.id.clone(),
+                },
+            };
+            self.on_rumor(now, rumor);
+        }
+    }
+
+    /// Forgives the watched nodes a gap that was our own stall.
+    pub(super) fn forgive_watched(&mut self, late: core::time::Duration, now: Timestamp) {
+        for watched in self.monitoring.watched.values_mut() {
+            watched.detector.forgive(late, now);
+        }
+    }
+
+    /// Forgets what monitoring kept of a node that is gone.
+    pub(super) fn forget_monitoring(&mut self, id: &NodeId) {
+        self.monitoring.watched.remove(id);
+        self.monitoring.suspicions.remove(id);
+    }
+}
