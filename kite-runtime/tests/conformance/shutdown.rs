@@ -70,10 +70,13 @@ pub(crate) async fn dropping_a_node_releases_its_ports<R: Runtime>() {
     let at = addr::<R>(SCENARIO, 3);
     let (kite, _) = start::<R::Rt>(options(at)).await;
     drop(kite);
+    // The UDP socket and the TCP listener close as their tasks end, not
+    // together: wait until both are free (on async-std the listener's task
+    // can end a moment after the socket's).
     eventually::<R>(
         "the address is free after a drop",
         Duration::from_secs(5),
-        || std::net::UdpSocket::bind(at).is_ok(),
+        || std::net::UdpSocket::bind(at).is_ok() && std::net::TcpListener::bind(at).is_ok(),
     )
     .await;
     let (again, _) = start::<R::Rt>(options(at)).await;
