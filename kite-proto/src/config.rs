@@ -68,7 +68,8 @@ pub struct Config {
     pub advertise_addr: SocketAddr,
     /// Time between gossip rounds (each jittered by up to ±10 %). Default 500 ms.
     pub gossip_interval: Duration,
-    /// Live peers gossiped with per round (plus one down peer). Default 1.
+    /// Live peers gossiped with per round (plus a probe of one down peer,
+    /// which carries only our own digest entry). Default 1.
     pub gossip_fanout: usize,
     /// Largest datagram this node sends, its envelope (label, nonce and
     /// tag: see [`Security`]) included. Default 1400 bytes. Received

@@ -4,7 +4,8 @@ mod lossless;
 
 use std::time::Duration;
 
-use kite_proto::{Config, Event, LeaveError, LocalStateError, NodeId, NodeStatus};
+use kite_proto::wire::{Message, decode};
+use kite_proto::{Config, Event, LeaveError, LocalStateError, NodeId, NodeStatus, Output};
 use kite_sim::{Failure, HostId, Sim};
 use lossless::{events_of, form, net, settle};
 
@@ -51,6 +52,58 @@ fn a_crashed_node_is_reported_down_then_up_when_it_returns() -> Result<(), Failu
             "observer {h}"
         );
         assert!(events_of(&sim, *h).contains(&Event::NodeUp { id: id3.clone() }));
+    }
+    Ok(())
+}
+
+/// A down peer is most likely dead: it is probed with our own digest entry
+/// only, not sent a full digest every round, and the probes still bring a
+/// cut node back once the cut heals.
+#[test]
+fn a_down_peer_gets_small_probes_and_comes_back_through_them() -> Result<(), Failure> {
+    let (mut sim, hosts) = net(40, fast);
+    form(&mut sim, &hosts)?;
+    let cut_host = hosts[7];
+    let cut_id = id(&sim, cut_host);
+    let cut = sim.isolate(cut_host);
+    sim.run_for(Duration::from_secs(10))?;
+    for h in hosts.iter().filter(|h| **h != cut_host) {
+        assert_eq!(
+            status(&sim, *h, &cut_id),
+            Some(NodeStatus::Down),
+            "observer {h}"
+        );
+    }
+    sim.record_outputs();
+    sim.run_for(Duration::from_secs(3))?;
+    let to_cut = sim.addr(cut_host);
+    let mut probes = 0;
+    for logged in sim.outputs().iter().filter(|o| o.host != cut_host) {
+        let Output::Transmit { to, payload } = &logged.output else {
+            continue;
+        };
+        if *to != to_cut {
+            continue;
+        }
+        let Ok(Message::DigestRequest { from, digest }) = decode(payload) else {
+            panic!("only digest requests go to a down peer");
+        };
+        assert!(!digest.complete);
+        assert_eq!(digest.entries.len(), 1, "only the sender's own entry");
+        assert_eq!(digest.entries[0].id, from);
+        assert!(payload.len() < 40, "a probe of {} bytes", payload.len());
+        probes += 1;
+    }
+    // 39 nodes, 30 rounds, each probing one of its down peers a round.
+    assert!(probes >= 39 * 25, "only {probes} probes");
+    sim.heal(cut);
+    sim.run_for(Duration::from_secs(1))?;
+    for h in hosts.iter().filter(|h| **h != cut_host) {
+        assert_eq!(
+            status(&sim, *h, &cut_id),
+            Some(NodeStatus::Alive),
+            "observer {h}"
+        );
     }
     Ok(())
 }

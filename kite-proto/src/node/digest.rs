@@ -66,6 +66,23 @@ impl Node {
         self.digest_listing(room, &Listing::default(), None)
     }
 
+    /// A probe's digest: our own entry and the ids we want, within `room`;
+    /// incomplete, so the receiver takes nothing from what it leaves out.
+    pub(super) fn probe_digest(&self, room: usize) -> Digest {
+        let mut used = 0;
+        let entries = self
+            .leading_entries()
+            .take_while(|entry| {
+                used += digest_entry_len(entry);
+                used <= room
+            })
+            .collect();
+        Digest {
+            complete: false,
+            entries,
+        }
+    }
+
     /// A datagram digest: like [`Node::digest`], but the known nodes listed
     /// first are those in `listing.first`, then those whose state changed
     /// here in the last rounds, newest first, so a truncated digest still

@@ -43,17 +43,18 @@ struct Candidate {
 }
 
 impl Node {
-    /// One gossip round: detect failures, bump our heartbeat, and send a
-    /// digest to a random live peer (or `gossip_fanout` of them), a random
-    /// down peer, and every seed we have not heard from.
+    /// One gossip round: detect failures, bump our heartbeat, send a digest
+    /// to a random live peer (or `gossip_fanout` of them), and probe a random
+    /// down peer and every seed we have not heard from.
     pub(super) fn round(&mut self, now: Timestamp) {
         self.check_liveness(now);
         if self.local.is_left() {
             return;
         }
         self.heartbeat = self.heartbeat.saturating_add(1);
-        for to in self.round_targets() {
-            let room = self.datagram_room() - 1 - MAX_COUNT_LEN;
+        let room = self.datagram_room() - 1 - MAX_COUNT_LEN;
+        let (live, probed) = self.round_targets();
+        for to in live {
             let digest = self.news_digest(now, room, Listing::default());
             let msg = Message::DigestRequest {
                 from: self.id.clone(),
@@ -61,11 +62,26 @@ impl Node {
             };
             self.transmit(to, &msg);
         }
+        if !probed.is_empty() {
+            // A down peer or an unanswered seed is most likely dead: it gets
+            // only our own entry (and the ids we want), enough for a live
+            // one to know us again and answer with its whole digest.
+            let msg = Message::DigestRequest {
+                from: self.id.clone(),
+                digest: self.probe_digest(room),
+            };
+            for to in probed {
+                self.transmit(to, &msg);
+            }
+        }
         self.check_watched(now);
         self.send_heartbeats();
     }
 
-    fn round_targets(&mut self) -> Vec<SocketAddr> {
+    /// This round's targets: `gossip_fanout` random live peers, and the
+    /// addresses to probe: a random down peer and every seed we do not hear
+    /// from.
+    fn round_targets(&mut self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
         let mut alive = Vec::new();
         let mut down = Vec::new();
         for (slot, peer) in self.peers.values().enumerate() {
@@ -75,25 +91,24 @@ impl Node {
                 NodeStatus::Left => {}
             }
         }
-        let mut picked = rng::sample(&mut *self.rng, &alive, self.config.gossip_fanout);
-        picked.extend(rng::sample(&mut *self.rng, &down, 1));
-        let mut targets: Vec<SocketAddr> = picked
-            .into_iter()
-            .map(|slot| self.peers.at(slot).1.addr)
-            .collect();
+        let live_slots = rng::sample(&mut *self.rng, &alive, self.config.gossip_fanout);
+        let down_slots = rng::sample(&mut *self.rng, &down, 1);
+        let addr = |slot: usize| self.peers.at(slot).1.addr;
+        let live: Vec<SocketAddr> = live_slots.into_iter().map(addr).collect();
+        let mut probed: Vec<SocketAddr> = down_slots.into_iter().map(addr).collect();
         let me = self.config.advertise_addr;
         let mut seeds: Vec<SocketAddr> = self
             .seed_addrs()
             .into_iter()
-            .filter(|seed| *seed != me && !targets.contains(seed))
+            .filter(|seed| *seed != me && !live.contains(seed) && !probed.contains(seed))
             .collect();
         if !seeds.is_empty() {
             // Seeds we already hear from as live peers are not retried.
             let peers = &self.peers;
             seeds.retain(|seed| !alive.iter().any(|&slot| peers.at(slot).1.addr == *seed));
-            targets.extend(seeds);
+            probed.extend(seeds);
         }
-        targets
+        (live, probed)
     }
 
     /// Every address given to a join that succeeded, and every address the
