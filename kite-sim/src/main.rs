@@ -11,7 +11,7 @@ kite-sim report: measure Kite clusters in the deterministic simulator
 
 usage: kite-sim [--nodes 10,100,1000] [--packets 1400,65000] [--updates 20]
                 [--crashes 3] [--seed 1] [--loss 0.05] [--threshold 8]
-                [--in-process] [--json] [--svg DIR]
+                [--invariants] [--in-process] [--json] [--svg DIR]
 
   --nodes     cluster sizes to measure (default 10,100,1000)
   --packets   max_packet_size values (default 1400,65000)
@@ -20,6 +20,8 @@ usage: kite-sim [--nodes 10,100,1000] [--packets 1400,65000] [--updates 20]
   --seed      the simulation seed (default 1)
   --loss      datagram loss on every link (default 0)
   --threshold every node's suspicion_threshold (default 20)
+  --invariants  also check the simulator's event invariants (memory and
+              wall figures then include the checker's)
   --json      print one JSON object per (N, packet) row instead of the
               Markdown table
   --svg DIR   also write the report's pictures into DIR as SVG files
@@ -83,6 +85,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 let t = value()?.parse().map_err(|_| "bad threshold".to_owned())?;
                 parsed.options.suspicion_threshold = Some(t);
             }
+            "--invariants" => parsed.options.check_invariants = true,
             "--in-process" => parsed.in_process = true,
             "--json" => parsed.json = true,
             "--svg" => parsed.svg = Some(value()?.into()),
@@ -204,6 +207,7 @@ fn run_child(n: usize, packet: usize, args: &Args) -> Result<(Measurement, Optio
         .args(["--crashes", &args.options.crash_repetitions.to_string()])
         .args(["--seed", &args.options.seed.to_string()])
         .args(["--loss", &args.options.link.loss.to_string()])
+        .args(args.options.check_invariants.then_some("--invariants"))
         .args(
             args.options
                 .suspicion_threshold
