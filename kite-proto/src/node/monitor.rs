@@ -28,6 +28,17 @@ use crate::wire::{Message, NodeDelta, Rumor, RumorKind, run_tag};
 /// How many monitors watch each node.
 pub(crate) const MONITORS: usize = 5;
 
+/// Most nodes watched at once. A node is the monitor of about
+/// [`MONITORS`] others; more come only from views that disagree for a
+/// while, or from forged heartbeats, which must not grow the map.
+const MAX_WATCHED: usize = 16 * MONITORS;
+
+/// For how many gossip intervals after its last heartbeat a node we watch
+/// but do not know yet stays watched: its gossip reaches us within a few
+/// rounds (news spreads in about log N), so a node that crashed just after
+/// joining is suspected as soon as we learn of it.
+const UNKNOWN_ROUNDS: u32 = 20;
+
 /// A suspicion is about the same life of a node as evidence up to this many
 /// heartbeats newer: a monitor suspects only after several rounds of
 /// silence, so a live node is further ahead by then.
@@ -40,7 +51,9 @@ pub(super) struct Monitoring {
     successors: Vec<NodeId>,
     /// Whether `successors` must be chosen again (a peer changed status).
     stale: bool,
-    /// Nodes that told us we watch them.
+    /// Nodes that told us we watch them, also those we do not know yet (a
+    /// node that just joined heartbeats its monitors before its gossip
+    /// reaches them; if it crashes then, they are all it has).
     watched: BTreeMap<NodeId, Watched>,
     /// Suspicions heard, per suspected node.
     suspicions: BTreeMap<NodeId, Suspicion>,
@@ -52,6 +65,11 @@ pub(super) struct Monitoring {
 #[derive(Debug)]
 struct Watched {
     detector: DirectDetector,
+    /// The [`run_tag`] of the run heard from.
+    run: u16,
+    /// Its last direct heartbeat: gossip that brings a newer one vouches
+    /// for it (then it is not suspected).
+    heartbeat: u64,
     /// We spread a suspicion and have not heard from it since.
     suspected: bool,
 }
@@ -189,20 +207,11 @@ impl Node {
                     peer.heartbeat = heartbeat.saturating_sub(1);
                 }
                 self.observe_heartbeat(now, &from, heartbeat);
-                if monitor {
-                    let interval = self.config.gossip_interval;
-                    let watched = self.monitoring.watched.entry(from).or_insert(Watched {
-                        detector: DirectDetector::new(now, interval),
-                        suspected: false,
-                    });
-                    watched.detector.record(now);
-                    watched.suspected = false;
-                } else {
-                    self.monitoring.watched.remove(&from);
-                }
+                self.watch(now, from, run, heartbeat, monitor);
             }
         } else {
             self.want(now, &from, Run::Tag(run), heartbeat);
+            self.watch(now, from, run, heartbeat, monitor);
         }
         for rumor in rumors {
             self.on_rumor(now, rumor);
@@ -212,10 +221,51 @@ impl Node {
         }
     }
 
+    /// Records a direct heartbeat of `from` if it asks us to watch it, or
+    /// stops watching it if it released us.
+    fn watch(&mut self, now: Timestamp, from: NodeId, run: u16, heartbeat: u64, monitor: bool) {
+        let watched = &mut self.monitoring.watched;
+        if !monitor {
+            watched.remove(&from);
+            return;
+        }
+        if watched.len() >= MAX_WATCHED && !watched.contains_key(&from) {
+            return;
+        }
+        let interval = self.config.gossip_interval;
+        let entry = watched.entry(from).or_insert(Watched {
+            detector: DirectDetector::new(now, interval),
+            run,
+            heartbeat,
+            suspected: false,
+        });
+        if entry.run != run {
+            entry.detector = DirectDetector::new(now, interval);
+            entry.run = run;
+        }
+        entry.detector.record(now);
+        entry.heartbeat = entry.heartbeat.max(heartbeat);
+        entry.suspected = false;
+    }
+
     /// Applies a pushed update that continues what we hold of its node, and
     /// passes it on; anything else is left to anti-entropy.
     fn on_news(&mut self, now: Timestamp, mut node: NodeDelta) {
         let Some(slot) = self.peers.slot(&node.id) else {
+            // A node's whole state from its first version: a joiner's
+            // announcement (see `announce_join`), admitted as a delta would be.
+            if node.from_version == 0 && node.id != self.id {
+                let id = node.id.clone();
+                self.apply_delta(
+                    now,
+                    crate::wire::Delta {
+                        nodes: vec![node.clone()],
+                    },
+                );
+                if self.peers.slot(&id).is_some() {
+                    self.push_news(node);
+                }
+            }
             return;
         };
         match self.meet(now, slot, node.generation) {
@@ -237,6 +287,19 @@ impl Node {
             },
         );
         self.push_news(node);
+    }
+
+    /// Announces a node that just joined: its state (or only its identity,
+    /// if the state is large) rides on its heartbeats as news, so its
+    /// monitors know it at its first heartbeat and every node within about
+    /// log N rounds, even if it crashes at once; then the heartbeats go out
+    /// without waiting for the next round.
+    pub(super) fn announce_join(&mut self, mut own: NodeDelta) {
+        if crate::wire::size::node_delta_len(&own) > self.config.max_packet_size / 4 {
+            own.updates.clear();
+        }
+        self.push_news(own);
+        self.send_heartbeats();
     }
 
     /// Queues a small update to push, if it is small (a large value spreads
@@ -361,15 +424,20 @@ impl Node {
     /// which no newer evidence arrived by gossip either).
     pub(super) fn check_watched(&mut self, now: Timestamp) {
         let threshold = self.config.suspicion_threshold;
+        let unknown_for = self.config.gossip_interval * UNKNOWN_ROUNDS;
         let mut suspects = Vec::new();
         let peers = &self.peers;
         self.monitoring.watched.retain(|id, watched| {
             let Some(peer) = peers.get(id) else {
-                return false;
+                // Not known yet: its gossip may still be on the way. Kept
+                // for a while after its last heartbeat, to be suspected
+                // once it is known if it stayed silent.
+                return now.saturating_since(watched.detector.last()) < unknown_for;
             };
             if !watched.suspected
                 && peer.status == NodeStatus::Alive
-                && peer.detector.last() <= watched.detector.last()
+                && run_tag(peer.generation) == watched.run
+                && peer.heartbeat <= watched.heartbeat
                 && watched.detector.phi(now) > threshold
             {
                 watched.suspected = true;

@@ -242,6 +242,10 @@ impl Node {
                     result: Err(reason),
                 });
             }
+            // Our monitors hear of us now, not a round later: a node that
+            // crashes right after joining is then still convicted by them.
+            let own = self.own_delta().nodes.swap_remove(0);
+            self.announce_join(own);
         } else {
             self.joins.remove(&join);
             for target in targets {
