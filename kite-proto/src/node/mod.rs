@@ -538,6 +538,7 @@ impl Node {
         let sender = msg.from().clone();
         self.on_datagram(now, from, msg);
         self.heard_from(&sender);
+        self.greet_new_monitors();
     }
 
     /// An inbound stream delivered one request frame. Exactly one
@@ -583,6 +584,7 @@ impl Node {
         self.stats.stream_requests_in += 1;
         self.stats.stream_bytes_in += bytes.len() as u64;
         let reply = self.on_request(now, from, bytes);
+        self.greet_new_monitors();
         if let Some(payload) = &reply {
             self.stats.stream_bytes_out += payload.len() as u64;
         }
@@ -627,6 +629,7 @@ impl Node {
             self.stats.stream_bytes_in += reply.len() as u64;
         }
         self.on_response(now, request, result);
+        self.greet_new_monitors();
     }
 
     /// The lookup of the domain `name` (as given in [`Output::Resolve`])

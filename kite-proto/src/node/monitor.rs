@@ -147,6 +147,41 @@ impl Node {
         }
     }
 
+    /// After an input that changed our view: monitors chosen anew hear from
+    /// us at once (and former ones are released), so they watch us from
+    /// now rather than from our next round. While a cluster forms, a node
+    /// that crashed between learning its peers and its next round was
+    /// otherwise watched by fewer monitors than a verdict needs.
+    pub(super) fn greet_new_monitors(&mut self) {
+        if !self.monitoring.stale || self.local.is_left() {
+            return;
+        }
+        let before = self.monitoring.successors.clone();
+        let released = self.choose_monitors();
+        let greeted: Vec<(NodeId, bool)> = self
+            .monitoring
+            .successors
+            .iter()
+            .filter(|id| !before.contains(id))
+            .map(|id| (id.clone(), true))
+            .chain(released.into_iter().map(|id| (id, false)))
+            .collect();
+        for (id, monitor) in greeted {
+            let Some(addr) = self.peers.get(&id).map(|peer| peer.addr) else {
+                continue;
+            };
+            let msg = Message::Liveness {
+                from: self.id.clone(),
+                run: run_tag(self.config.generation),
+                heartbeat: self.heartbeat,
+                monitor,
+                rumors: Vec::new(),
+                news: Vec::new(),
+            };
+            self.transmit(addr, &msg);
+        }
+    }
+
     /// Chooses the monitors again if a peer changed; returns the former ones
     /// to release.
     fn choose_monitors(&mut self) -> Vec<NodeId> {

@@ -269,7 +269,9 @@ pub enum Message {
         rumors: Vec<Rumor>,
         /// Recent small updates of some nodes, pushed eagerly so they reach
         /// every node in about log N rounds (anti-entropy still brings
-        /// whatever this misses).
+        /// whatever this misses). A node that just joined sends its own
+        /// state from its first version: receivers that do not know it
+        /// admit it.
         news: Vec<NodeDelta>,
     },
 }
