@@ -12,9 +12,8 @@
 //! how many of those runs took over 10 rounds.
 //!
 //! A node counts as watching the crashed one if the last direct heartbeat
-//! it got from it was flagged `monitor` and sent after it had learned the
-//! crashed node (its `NodeJoined` event): a monitor ignores heartbeats from
-//! nodes it does not know.
+//! it got from it was flagged `monitor` (a monitor records heartbeats of
+//! nodes it does not know yet, too).
 //!
 //! ```text
 //! cargo run -p kite-sim --release --example detection_after_formation -- [sizes] [seeds] [delays]
@@ -29,7 +28,7 @@ use std::collections::BTreeMap;
 
 use kite_sim::proto::Output;
 use kite_sim::proto::wire::{Message, decode};
-use kite_sim::{Event, HostId, InvariantConfig, NodeId, Sim, Timestamp};
+use kite_sim::{Event, HostId, InvariantConfig, Sim};
 
 /// Detection slower than this many rounds was not the monitors' doing.
 const TARGET: f64 = 10.0;
@@ -56,31 +55,16 @@ fn list<T: core::str::FromStr>(arg: &str) -> Vec<T> {
         .collect()
 }
 
-/// How many nodes watch `victim` now, from its heartbeats so far.
-fn watchers(sim: &Sim, victim: HostId, id: &NodeId) -> usize {
-    let learned: BTreeMap<SocketAddr, Timestamp> = sim
-        .events()
-        .iter()
-        .filter(|e| matches!(&e.event, Event::NodeJoined { id: x, .. } if x == id))
-        .map(|e| (sim.addr(e.host), e.at))
-        .collect();
+/// How many nodes watch `victim` now, from its heartbeats so far: those
+/// whose last direct heartbeat from it was flagged `monitor`.
+fn watchers(sim: &Sim, victim: HostId) -> usize {
     let mut watching: BTreeMap<SocketAddr, bool> = BTreeMap::new();
     for logged in sim.outputs().iter().filter(|o| o.host == victim) {
         let Output::Transmit { to, payload } = &logged.output else {
             continue;
         };
-        let Ok(Message::Liveness { monitor, .. }) = decode(payload) else {
-            continue;
-        };
-        let known = learned.get(to).is_some_and(|at| *at <= logged.at);
-        match (monitor, known) {
-            (true, true) => {
-                watching.insert(*to, true);
-            }
-            (true, false) => {}
-            (false, _) => {
-                watching.insert(*to, false);
-            }
+        if let Ok(Message::Liveness { monitor, .. }) = decode(payload) {
+            watching.insert(*to, monitor);
         }
     }
     watching.values().filter(|w| **w).count()
@@ -103,7 +87,7 @@ fn run(n: usize, seed: u64, delay: u32) -> Result<Run, kite_sim::Failure> {
     sim.run_for(interval * delay)?;
     let victim = hosts[1 + (seed as usize * 7) % (n - 1)];
     let id = sim.id(victim).expect("every node runs");
-    let watchers = watchers(&sim, victim, &id);
+    let watchers = watchers(&sim, victim);
     drop(sim.take_events());
     sim.crash(victim);
     let down = |e: &Event| *e == Event::NodeDown { id: id.clone() };

@@ -53,18 +53,13 @@ impl Sim {
     ///
     /// Only the new nodes are waited for: hosts added before are neither
     /// required to know them nor to be known. At the defaults a cluster of
-    /// 10 forms in about 4 gossip rounds and one of 100 in about 11, so
+    /// 10 forms in about 1 gossip round and one of 100 in about 4, so
     /// `limit` is a bound for a broken run, not a timing to tune.
     ///
-    /// Formed is not yet watched: a node picks its monitors among the
-    /// peers it knows, at its next heartbeat round, and a monitor ignores
-    /// heartbeats from a node it does not know yet. A node that crashes
-    /// within its first round after this returns may have fewer watching
-    /// monitors than a verdict needs, and is then seen down only by every
-    /// node's own gossip-fed detector: 49 to 91 rounds instead of 3 to 7
-    /// (14 seeds of 200 at N = 10, none of 200 at N = 100). Run one or two
-    /// gossip intervals first if a test's bound assumes steady-state
-    /// detection; `docs/testing.md` has the figures.
+    /// Formed is also watched: a node's monitors hear from it as soon as
+    /// it learns of them, so a node that crashes right after this returns
+    /// is seen down in steady-state time (3 to 7 rounds at N = 10 and 100;
+    /// `docs/testing.md` has the figures).
     ///
     /// ```
     /// use core::time::Duration;
