@@ -190,9 +190,8 @@ impl Sim {
     /// stream connections are refused. A no-op if it is not running.
     ///
     /// At the defaults, in a cluster of 10 to 100 nodes on the default
-    /// network, every other node sees it down within 3 to 7 gossip rounds
-    /// once its monitors have heard from it; a crash within its first
-    /// round after formation can take 49 to 91 rounds instead (see
+    /// network, every other node that knew it sees it down within 3 to 8
+    /// gossip rounds, also right after formation or its join (see
     /// [`Sim::form_cluster`] and `docs/testing.md`).
     pub fn crash(&mut self, host: HostId) {
         if self.hosts.crash(host) {
