@@ -37,6 +37,12 @@ fn exchange(pair: &[&Shared; 2]) {
                             match output {
                                 Output::Response { id, payload } => peer.reply(id, payload),
                                 Output::Event(event) => peer.tell(&event),
+                                // A heartbeat to a monitor it just chose.
+                                Output::Transmit { payload, .. } => {
+                                    let mut buf = payload.clone();
+                                    let at = peer.advertise_addr();
+                                    me.datagrams(&mut buf, (payload.len(), at), |_| None);
+                                }
                                 other => panic!("not in this test: {other:?}"),
                             }
                         }

@@ -259,14 +259,30 @@ impl Node {
     /// Records a direct heartbeat of `from` if it asks us to watch it, or
     /// stops watching it if it released us.
     fn watch(&mut self, now: Timestamp, from: NodeId, run: u16, heartbeat: u64, monitor: bool) {
-        let watched = &mut self.monitoring.watched;
         if !monitor {
-            watched.remove(&from);
+            self.monitoring.watched.remove(&from);
             return;
         }
-        if watched.len() >= MAX_WATCHED && !watched.contains_key(&from) {
-            return;
+        if self.monitoring.watched.len() >= MAX_WATCHED
+            && !self.monitoring.watched.contains_key(&from)
+        {
+            // Full: a known node takes the place of one we do not know (a
+            // flood of made-up ids cannot keep members unwatched).
+            let peers = &self.peers;
+            let unknown = self
+                .monitoring
+                .watched
+                .keys()
+                .find(|id| peers.get(id).is_none())
+                .cloned();
+            match unknown {
+                Some(id) if peers.get(&from).is_some() => {
+                    self.monitoring.watched.remove(&id);
+                }
+                _ => return,
+            }
         }
+        let watched = &mut self.monitoring.watched;
         let interval = self.config.gossip_interval;
         let entry = watched.entry(from).or_insert(Watched {
             detector: DirectDetector::new(now, interval),
@@ -504,5 +520,78 @@ impl Node {
     pub(super) fn forget_monitoring(&mut self, id: &NodeId) {
         self.monitoring.watched.remove(id);
         self.monitoring.suspicions.remove(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Delta, encode};
+    use crate::{Config, SeededRng};
+    use core::net::SocketAddr;
+
+    fn node() -> Node {
+        let mut c = Config::new("127.0.0.1:7000".parse().unwrap());
+        c.node_id = Some(NodeId::new("me").unwrap());
+        Node::new(c, SeededRng::from_seed_u64(1), Timestamp::ZERO).unwrap()
+    }
+
+    fn heartbeat(from: &NodeId, news: Vec<NodeDelta>) -> Vec<u8> {
+        encode(&Message::Liveness {
+            from: from.clone(),
+            run: run_tag(7),
+            heartbeat: 1,
+            monitor: true,
+            rumors: Vec::new(),
+            news,
+        })
+    }
+
+    fn identity(id: &NodeId, addr: SocketAddr) -> NodeDelta {
+        NodeDelta {
+            id: id.clone(),
+            generation: 7,
+            addr,
+            heartbeat: 1,
+            from_version: 0,
+            updates: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn made_up_ids_fill_the_watch_list_only_to_its_bound_and_members_still_get_in() {
+        let mut node = node();
+        let at: SocketAddr = "127.0.0.9:7000".parse().unwrap();
+        for i in 0..1000 {
+            let made_up = NodeId::new(format!("ghost-{i}")).unwrap();
+            node.handle_datagram(Timestamp::ZERO, at, &heartbeat(&made_up, Vec::new()));
+        }
+        assert_eq!(node.monitoring.watched.len(), MAX_WATCHED);
+        // A member (known: its state arrived) asking to be watched is.
+        let member = NodeId::new("member").unwrap();
+        node.apply_delta(
+            Timestamp::ZERO,
+            Delta {
+                nodes: vec![identity(&member, at)],
+            },
+        );
+        node.handle_datagram(Timestamp::ZERO, at, &heartbeat(&member, Vec::new()));
+        assert_eq!(node.monitoring.watched.len(), MAX_WATCHED);
+        assert!(node.monitoring.watched.contains_key(&member));
+    }
+
+    #[test]
+    fn a_joiners_announcement_admits_it_and_its_first_heartbeat_is_watched() {
+        let mut node = node();
+        let joiner = NodeId::new("joiner").unwrap();
+        let at: SocketAddr = "127.0.0.9:7000".parse().unwrap();
+        let announced = heartbeat(&joiner, vec![identity(&joiner, at)]);
+        node.handle_datagram(Timestamp::ZERO, at, &announced);
+        assert!(node.peers.get(&joiner).is_some(), "admitted from its news");
+        assert!(node.monitoring.watched.contains_key(&joiner));
+        // Silent from then on: suspected once the detector fires.
+        let later = Timestamp::ZERO + node.config.gossip_interval * 6;
+        node.check_watched(later);
+        assert!(node.monitoring.watched[&joiner].suspected);
     }
 }
