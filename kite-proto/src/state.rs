@@ -83,21 +83,55 @@ pub(crate) enum Refused {
 }
 
 /// The state of one node.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct NodeState {
     version: u64,
+    left: bool,
+    /// Keys and log, allocated at the first update: a node holds one state
+    /// per peer, and most peers' states stay empty or small, so an empty
+    /// state costs one pointer instead of two maps and two counters.
+    maps: Option<Box<Maps>>,
+}
+
+/// The keys of a state and its update log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Maps {
     entries: BTreeMap<String, Entry>,
     log: BTreeMap<u64, Slot>,
-    left: bool,
     tombstones: usize,
     bytes: usize,
 }
+
+/// What a state without updates reads as.
+static EMPTY: Maps = Maps {
+    entries: BTreeMap::new(),
+    log: BTreeMap::new(),
+    tombstones: 0,
+    bytes: 0,
+};
+
+/// The maps of a state, allocated if it had none.
+fn grow(maps: &mut Option<Box<Maps>>) -> &mut Maps {
+    maps.get_or_insert_with(Box::default)
+}
+
+impl PartialEq for NodeState {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version && self.left == other.left && self.maps() == other.maps()
+    }
+}
+
+impl Eq for NodeState {}
 
 fn cost(key: &str, value: Option<&str>) -> usize {
     key.len() + value.map_or(0, str::len) + ENTRY_OVERHEAD
 }
 
 impl NodeState {
+    fn maps(&self) -> &Maps {
+        self.maps.as_deref().unwrap_or(&EMPTY)
+    }
+
     /// Highest version written or applied.
     pub(crate) fn version(&self) -> u64 {
         self.version
@@ -108,31 +142,41 @@ impl NodeState {
     }
 
     pub(crate) fn tombstones(&self) -> usize {
-        self.tombstones
+        self.maps().tombstones
     }
 
     /// Live keys and values, in key order.
     pub(crate) fn live(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries
+        self.maps()
+            .entries
             .iter()
             .filter_map(|(k, e)| e.value.as_deref().map(|v| (k.as_str(), v)))
     }
 
     /// The live value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).and_then(|e| e.value.as_deref())
+        self.maps()
+            .entries
+            .get(key)
+            .and_then(|e| e.value.as_deref())
     }
 
     /// Every update after `version`, in version order.
     pub(crate) fn updates_since(&self, version: u64) -> impl Iterator<Item = (u64, UpdateRef<'_>)> {
-        self.log
+        self.maps()
+            .log
             .range(version.saturating_add(1)..)
             .map(move |(v, slot)| (*v, self.slot_ref(slot)))
     }
 
     fn slot_ref<'a>(&'a self, slot: &'a Slot) -> UpdateRef<'a> {
         match slot {
-            Slot::Key(key) => match self.entries.get(key).and_then(|e| e.value.as_deref()) {
+            Slot::Key(key) => match self
+                .maps()
+                .entries
+                .get(key)
+                .and_then(|e| e.value.as_deref())
+            {
                 Some(value) => UpdateRef::Set { key, value },
                 None => UpdateRef::Delete { key },
             },
@@ -199,7 +243,7 @@ impl NodeState {
     pub(crate) fn mark_left(&mut self) {
         if !self.left {
             self.version += 1;
-            self.log.insert(self.version, Slot::Left);
+            grow(&mut self.maps).log.insert(self.version, Slot::Left);
             self.left = true;
         }
     }
@@ -211,6 +255,7 @@ impl NodeState {
     pub(crate) fn compact(&mut self) {
         let floor = self.version;
         let mut live: Vec<(u64, String)> = self
+            .maps()
             .entries
             .iter()
             .filter(|(_, e)| e.value.is_some())
@@ -219,15 +264,19 @@ impl NodeState {
         live.sort_unstable();
         for (old, key) in live {
             self.version += 1;
-            self.log.remove(&old);
-            if let Some(entry) = self.entries.get_mut(&key) {
+            grow(&mut self.maps).log.remove(&old);
+            if let Some(entry) = grow(&mut self.maps).entries.get_mut(&key) {
                 entry.version = self.version;
             }
-            self.log.insert(self.version, Slot::Key(key));
+            grow(&mut self.maps)
+                .log
+                .insert(self.version, Slot::Key(key));
         }
         self.version += 1;
         self.drop_up_to(floor, &mut Vec::new());
-        self.log.insert(self.version, Slot::Compacted { floor });
+        grow(&mut self.maps)
+            .log
+            .insert(self.version, Slot::Compacted { floor });
     }
 
     /// Replays one update made by the node that owns this state. Updates at
@@ -270,7 +319,7 @@ impl NodeState {
             }
             UpdateKind::Left => {
                 self.version = version;
-                self.log.insert(version, Slot::Left);
+                grow(&mut self.maps).log.insert(version, Slot::Left);
                 self.left = true;
                 changes.push(Change::Left);
             }
@@ -282,6 +331,7 @@ impl NodeState {
                 // floor always covers the previous marker. One that does not
                 // is forged, and would pile up uncharged markers without bound.
                 if self
+                    .maps()
                     .log
                     .range(floor.saturating_add(1)..)
                     .any(|(_, slot)| matches!(slot, Slot::Compacted { .. }))
@@ -290,7 +340,9 @@ impl NodeState {
                 }
                 self.version = version;
                 self.drop_up_to(floor, changes);
-                self.log.insert(version, Slot::Compacted { floor });
+                grow(&mut self.maps)
+                    .log
+                    .insert(version, Slot::Compacted { floor });
             }
         }
         Ok(())
@@ -299,15 +351,15 @@ impl NodeState {
     /// Removes every slot at or below `floor` (an older compaction marker is
     /// always there), reporting live keys removed as deletions.
     fn drop_up_to(&mut self, floor: u64, changes: &mut Vec<Change>) {
-        let kept = self.log.split_off(&floor.saturating_add(1));
-        let dropped = core::mem::replace(&mut self.log, kept);
+        let kept = grow(&mut self.maps).log.split_off(&floor.saturating_add(1));
+        let dropped = core::mem::replace(&mut grow(&mut self.maps).log, kept);
         for slot in dropped.into_values() {
             let Slot::Key(key) = slot else { continue };
-            if let Some(entry) = self.entries.remove(&key) {
-                self.bytes -= cost(&key, entry.value.as_deref());
+            if let Some(entry) = grow(&mut self.maps).entries.remove(&key) {
+                grow(&mut self.maps).bytes -= cost(&key, entry.value.as_deref());
                 match entry.value {
                     Some(value) => changes.push(Change::Deleted { key, value }),
-                    None => self.tombstones -= 1,
+                    None => grow(&mut self.maps).tombstones -= 1,
                 }
             }
         }
@@ -315,30 +367,33 @@ impl NodeState {
 
     fn size_after(&self, key: &str, value: Option<&str>) -> usize {
         let old = self
+            .maps()
             .entries
             .get(key)
             .map_or(0, |e| cost(key, e.value.as_deref()));
-        self.bytes - old + cost(key, value)
+        self.maps().bytes - old + cost(key, value)
     }
 
     fn write(&mut self, version: u64, key: String, value: Option<String>) -> Option<Change> {
         self.version = version;
-        self.bytes += cost(&key, value.as_deref());
+        grow(&mut self.maps).bytes += cost(&key, value.as_deref());
         if value.is_none() {
-            self.tombstones += 1;
+            grow(&mut self.maps).tombstones += 1;
         }
-        self.log.insert(version, Slot::Key(key.clone()));
+        grow(&mut self.maps)
+            .log
+            .insert(version, Slot::Key(key.clone()));
         let new = Entry {
             value: value.clone(),
             version,
         };
-        let old = self.entries.insert(key.clone(), new);
+        let old = grow(&mut self.maps).entries.insert(key.clone(), new);
         let old_value = match old {
             Some(old) => {
-                self.log.remove(&old.version);
-                self.bytes -= cost(&key, old.value.as_deref());
+                grow(&mut self.maps).log.remove(&old.version);
+                grow(&mut self.maps).bytes -= cost(&key, old.value.as_deref());
                 if old.value.is_none() {
-                    self.tombstones -= 1;
+                    grow(&mut self.maps).tombstones -= 1;
                 }
                 old.value
             }
@@ -363,22 +418,28 @@ impl NodeState {
     /// of log slots.
     pub(crate) fn audit(&self) -> Result<(usize, usize), String> {
         let bytes: usize = self
+            .maps()
             .entries
             .iter()
             .map(|(k, e)| cost(k, e.value.as_deref()))
             .sum();
-        if bytes != self.bytes {
-            return Err(format!("{} bytes charged, {bytes} held", self.bytes));
+        if bytes != self.maps().bytes {
+            return Err(format!("{} bytes charged, {bytes} held", self.maps().bytes));
         }
-        let tombstones = self.entries.values().filter(|e| e.value.is_none()).count();
-        if tombstones != self.tombstones {
+        let tombstones = self
+            .maps()
+            .entries
+            .values()
+            .filter(|e| e.value.is_none())
+            .count();
+        if tombstones != self.maps().tombstones {
             return Err(format!(
                 "{} tombstones counted, {tombstones} held",
-                self.tombstones
+                self.maps().tombstones
             ));
         }
-        for (key, entry) in &self.entries {
-            match self.log.get(&entry.version) {
+        for (key, entry) in &self.maps().entries {
+            match self.maps().log.get(&entry.version) {
                 Some(Slot::Key(k)) if k == key => {}
                 other => {
                     return Err(format!(
@@ -390,18 +451,18 @@ impl NodeState {
         }
         let mut markers = 0;
         let mut compactions = 0;
-        for slot in self.log.values() {
+        for slot in self.maps().log.values() {
             match slot {
                 Slot::Key(_) => {}
                 Slot::Left => markers += 1,
                 Slot::Compacted { .. } => compactions += 1,
             }
         }
-        if self.log.len() != self.entries.len() + markers + compactions {
+        if self.maps().log.len() != self.maps().entries.len() + markers + compactions {
             return Err(format!(
                 "{} log slots for {} entries",
-                self.log.len(),
-                self.entries.len()
+                self.maps().log.len(),
+                self.maps().entries.len()
             ));
         }
         if markers > 1 || compactions > 1 {
@@ -412,12 +473,12 @@ impl NodeState {
         if markers == 1 && !self.left {
             return Err("a left marker on a node that has not left".to_owned());
         }
-        if let Some((top, _)) = self.log.last_key_value()
+        if let Some((top, _)) = self.maps().log.last_key_value()
             && *top > self.version
         {
             return Err(format!("log slot {top} above version {}", self.version));
         }
-        Ok((self.bytes, self.log.len()))
+        Ok((self.maps().bytes, self.maps().log.len()))
     }
 }
 
