@@ -64,8 +64,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn Error>> {
         metrics::serve(addr).map_err(|err| format!("--metrics {addr}: {err}"))?;
         eprintln!("kite: metrics for Prometheus on http://{addr}/metrics");
     }
-    let kite = Arc::new(Kite::start(cli.options()?).await?);
-    let mut events = kite.events();
+    // A watcher given at start sees every event; a stream subscribed after
+    // `start` would miss those of a join request that arrives at once (a
+    // peer retrying its join while this agent starts).
+    let (sink, mut events) = mpsc::unbounded_channel();
+    let options = cli.options()?.on_event(move |event: &Event| {
+        let _ = sink.send(event.clone());
+    });
+    let kite = Arc::new(Kite::start(options).await?);
     for (key, value) in &cli.set {
         kite.upsert_local(key, value)?;
     }
