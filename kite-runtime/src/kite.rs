@@ -252,6 +252,12 @@ impl<R: Runtime> Kite<R> {
     /// Every later event, as an async stream (see also
     /// [`Watcher`](crate::Watcher)). The stream is unbounded: read it, or
     /// drop it to unsubscribe. It ends when the node stops.
+    ///
+    /// The node runs from [`start`](Kite::start) on, so a peer's join
+    /// request can be answered (and its `NodeJoined` emitted) before this is
+    /// called. To see every event from the first, give a watcher or
+    /// closure to [`Options::watcher`](crate::Options::watcher) or
+    /// [`Options::on_event`](crate::Options::on_event) instead.
     pub fn events(&self) -> EventStream {
         EventStream::new(self.shared.subscribe())
     }
