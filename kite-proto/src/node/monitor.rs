@@ -127,14 +127,25 @@ impl Node {
                 }
             }
         }
+        self.send_liveness(targets, true);
+    }
+
+    /// A direct heartbeat to each of `targets` (`true`: it is one of our
+    /// monitors; `false`: it is not, or no longer), carrying queued rumors
+    /// and news if `carry`.
+    fn send_liveness(&mut self, targets: Vec<(NodeId, bool)>, carry: bool) {
         let room = self.datagram_room() - MAX_VARINT_LEN - 1;
         for (id, monitor) in targets {
             let Some(addr) = self.peers.get(&id).map(|peer| peer.addr) else {
                 continue;
             };
-            let rumors = self.monitoring.rumors.take(room);
-            let used: usize = rumors.iter().map(super::rumors::wire_len).sum();
-            let news = self.monitoring.news.take(room - used);
+            let (rumors, news) = if carry {
+                let rumors = self.monitoring.rumors.take(room);
+                let used: usize = rumors.iter().map(super::rumors::wire_len).sum();
+                (rumors, self.monitoring.news.take(room - used))
+            } else {
+                (Vec::new(), Vec::new())
+            };
             let msg = Message::Liveness {
                 from: self.id.clone(),
                 run: run_tag(self.config.generation),
@@ -166,20 +177,7 @@ impl Node {
             .map(|id| (id.clone(), true))
             .chain(released.into_iter().map(|id| (id, false)))
             .collect();
-        for (id, monitor) in greeted {
-            let Some(addr) = self.peers.get(&id).map(|peer| peer.addr) else {
-                continue;
-            };
-            let msg = Message::Liveness {
-                from: self.id.clone(),
-                run: run_tag(self.config.generation),
-                heartbeat: self.heartbeat,
-                monitor,
-                rumors: Vec::new(),
-                news: Vec::new(),
-            };
-            self.transmit(addr, &msg);
-        }
+        self.send_liveness(greeted, false);
     }
 
     /// Chooses the monitors again if a peer changed; returns the former ones
