@@ -206,6 +206,9 @@ impl Default for Config {
     }
 }
 
+/// The largest `max_nodes` accepted (peer tables index slots in 32 bits).
+const MAX_MAX_NODES: usize = 1 << 24;
+
 /// Size limits, enforced on local writes (with a typed error) and on remote
 /// state (violations are dropped and counted in [`crate::Stats`]).
 ///
@@ -234,7 +237,7 @@ impl Default for Config {
 /// | `max_key_len` | 256 bytes |
 /// | `max_value_len` | 256 KiB |
 /// | `max_node_state_bytes` | 1 MiB (keys + values + 32 bytes per entry, tombstones included) |
-/// | `max_nodes` | 16,384 known nodes |
+/// | `max_nodes` | 16,384 known nodes (at most 16,777,216) |
 /// | `max_frame_len` | 4 MiB per stream frame |
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -280,6 +283,11 @@ impl Limits {
         if self.max_nodes == 0 {
             return Err(ConfigError::Limits {
                 reason: "max_nodes must be above zero",
+            });
+        }
+        if self.max_nodes > MAX_MAX_NODES {
+            return Err(ConfigError::Limits {
+                reason: "max_nodes must be at most 16,777,216",
             });
         }
         let needed = self.frame_needed();

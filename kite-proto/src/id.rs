@@ -1,7 +1,9 @@
 //! Node identity.
 
 use core::fmt;
+use core::num::NonZeroU8;
 use core::str::FromStr;
+use std::sync::Arc;
 
 use rand_core::RngCore;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -32,12 +34,24 @@ const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// # Ok::<(), kite_proto::NodeIdError>(())
 /// ```
 ///
-/// The bytes are stored inline (no heap allocation), so ids are cheap to
-/// decode, clone and compare: the protocol handles one per digest entry.
+/// Ids of up to 23 bytes (random ids, most host and pod names) are stored
+/// inline, longer ones once on the heap and shared by clones, so an id is
+/// 24 bytes: cheap to decode, clone and compare, and small in a peer table
+/// of thousands (the protocol handles one per digest entry).
 #[derive(Clone)]
-pub struct NodeId {
-    len: u8,
-    bytes: [u8; MAX_NODE_ID_LEN],
+pub struct NodeId(Repr);
+
+/// The longest id stored inline.
+const INLINE_LEN: usize = 23;
+
+#[derive(Clone)]
+enum Repr {
+    /// `len` bytes, then zeros.
+    Inline {
+        len: NonZeroU8,
+        bytes: [u8; INLINE_LEN],
+    },
+    Shared(Arc<str>),
 }
 
 impl NodeId {
@@ -50,17 +64,19 @@ impl NodeId {
         if id.len() > MAX_NODE_ID_LEN {
             return Err(NodeIdError::TooLong { len: id.len() });
         }
-        Ok(NodeId::inline(id.as_bytes()))
+        Ok(NodeId::from_valid(id))
     }
 
-    /// Stores `bytes`: whole UTF-8 of 1 to [`MAX_NODE_ID_LEN`] bytes.
-    fn inline(bytes: &[u8]) -> Self {
-        let mut id = NodeId {
-            len: bytes.len() as u8,
-            bytes: [0; MAX_NODE_ID_LEN],
-        };
-        id.bytes[..bytes.len()].copy_from_slice(bytes);
-        id
+    /// Stores `id`: 1 to [`MAX_NODE_ID_LEN`] bytes.
+    fn from_valid(id: &str) -> Self {
+        match NonZeroU8::new(id.len() as u8) {
+            Some(len) if id.len() <= INLINE_LEN => {
+                let mut bytes = [0; INLINE_LEN];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                NodeId(Repr::Inline { len, bytes })
+            }
+            _ => NodeId(Repr::Shared(Arc::from(id))),
+        }
     }
 
     /// A random id of 9 lowercase letters and digits drawn from `rng`.
@@ -69,46 +85,51 @@ impl NodeId {
         for b in &mut bytes {
             *b = ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()];
         }
-        NodeId::inline(&bytes)
+        // The alphabet is ASCII.
+        NodeId::from_valid(core::str::from_utf8(&bytes).unwrap_or("0"))
     }
 
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
-        // Always valid: the bytes are copied whole from a `str`.
-        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
+        match &self.0 {
+            // Always valid: the bytes are copied whole from a `str`.
+            Repr::Inline { len, bytes } => {
+                core::str::from_utf8(&bytes[..usize::from(len.get())]).unwrap_or_default()
+            }
+            Repr::Shared(id) => id,
+        }
     }
 
     fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        self.as_str().as_bytes()
     }
 
     /// Length in bytes.
     pub(crate) fn byte_len(&self) -> usize {
-        usize::from(self.len)
+        self.as_bytes().len()
     }
 
-    /// The bytes as little-endian words, zero-padded: as many words as the
-    /// id needs (for hashing without a byte-by-byte loop).
+    /// The bytes as little-endian words, the last zero-padded (for hashing
+    /// without a byte-by-byte loop).
     pub(crate) fn words(&self) -> impl Iterator<Item = u64> + '_ {
-        self.bytes
-            .chunks_exact(8)
-            .take(usize::from(self.len).div_ceil(8))
-            .map(|word| u64::from_le_bytes(word.try_into().unwrap_or_default()))
+        self.as_bytes().chunks(8).map(|chunk| {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            u64::from_le_bytes(word)
+        })
     }
 }
 
 impl PartialEq for NodeId {
     fn eq(&self, other: &Self) -> bool {
-        // Bytes past `len` are always zero, so they compare like the strings
-        // 16 bytes at a time, without a call to `memcmp`.
-        let word = |id: &NodeId, i: usize| {
-            let chunk: [u8; 16] = id.bytes[16 * i..16 * (i + 1)]
-                .try_into()
-                .unwrap_or_default();
-            u128::from_ne_bytes(chunk)
-        };
-        self.len == other.len
-            && (0..usize::from(self.len).div_ceil(16)).all(|i| word(self, i) == word(other, i))
+        match (&self.0, &other.0) {
+            // Bytes past `len` are zero, so the arrays compare like the
+            // strings, without a call to `memcmp`.
+            (Repr::Inline { len: a, bytes: x }, Repr::Inline { len: b, bytes: y }) => {
+                a == b && x == y
+            }
+            _ => self.as_bytes() == other.as_bytes(),
+        }
     }
 }
 
@@ -181,7 +202,7 @@ impl<'a> arbitrary::Arbitrary<'a> for NodeId {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         let pick: u8 = u.arbitrary()?;
         if pick < 0xc0 {
-            return Ok(NodeId::inline(format!("n{}", pick % 8).as_bytes()));
+            return Ok(NodeId::from_valid(&format!("n{}", pick % 8)));
         }
         let s: &str = u.arbitrary()?;
         let mut end = s.len().min(MAX_NODE_ID_LEN);
@@ -189,14 +210,13 @@ impl<'a> arbitrary::Arbitrary<'a> for NodeId {
             end -= 1;
         }
         if end == 0 {
-            return Ok(NodeId::inline(format!("n{}", pick % 8).as_bytes()));
+            return Ok(NodeId::from_valid(&format!("n{}", pick % 8)));
         }
-        Ok(NodeId::inline(&s.as_bytes()[..end]))
+        Ok(NodeId::from_valid(&s[..end]))
     }
 }
 
-/// Decoded from the bytes of a string (every digest entry carries an id, so
-/// the common all-ASCII case skips the general UTF-8 check).
+/// Decoded from the bytes of a string (every digest entry carries one).
 impl<'de> Deserialize<'de> for NodeId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct IdVisitor;
@@ -213,20 +233,43 @@ impl<'de> Deserialize<'de> for NodeId {
             }
 
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<NodeId, E> {
-                if v.is_ascii() {
-                    if v.is_empty() {
-                        return Err(E::custom(NodeIdError::Empty));
-                    }
-                    if v.len() > MAX_NODE_ID_LEN {
-                        return Err(E::custom(NodeIdError::TooLong { len: v.len() }));
-                    }
-                    return Ok(NodeId::inline(v));
-                }
+                // Validation is quick for the common all-ASCII id.
                 let s = core::str::from_utf8(v).map_err(E::custom)?;
                 self.visit_str(s)
             }
         }
 
         deserializer.deserialize_bytes(IdVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_long_ids_behave_alike_in_24_bytes() {
+        assert_eq!(core::mem::size_of::<NodeId>(), 24);
+        let short = "a".repeat(INLINE_LEN);
+        let long = "b".repeat(MAX_NODE_ID_LEN);
+        for s in [short.as_str(), long.as_str(), "é-node", "n1"] {
+            let id = NodeId::new(s).unwrap();
+            assert_eq!(id.as_str(), s);
+            assert_eq!(id.byte_len(), s.len());
+            assert_eq!(id, id.clone());
+            let bytes = postcard::to_allocvec(&id).unwrap();
+            assert_eq!(postcard::from_bytes::<NodeId>(&bytes).unwrap(), id);
+            let words: Vec<u64> = id.words().collect();
+            assert_eq!(words.len(), s.len().div_ceil(8));
+        }
+        let mut ids: Vec<NodeId> = ["b", "a", &long, &short]
+            .iter()
+            .map(|s| NodeId::new(s).unwrap())
+            .collect();
+        ids.sort();
+        let sorted: Vec<&str> = ids.iter().map(NodeId::as_str).collect();
+        assert_eq!(sorted, ["a", short.as_str(), "b", long.as_str()]);
+        assert_ne!(NodeId::new("a").unwrap(), NodeId::new(&short).unwrap());
+        assert!(NodeId::new("x".repeat(MAX_NODE_ID_LEN + 1)).is_err());
     }
 }

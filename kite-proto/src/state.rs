@@ -86,7 +86,6 @@ pub(crate) enum Refused {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct NodeState {
     version: u64,
-    left: bool,
     /// Keys and log, allocated at the first update: a node holds one state
     /// per peer, and most peers' states stay empty or small, so an empty
     /// state costs one pointer instead of two maps and two counters.
@@ -96,6 +95,8 @@ pub(crate) struct NodeState {
 /// The keys of a state and its update log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Maps {
+    /// The node left (its log holds the left marker).
+    left: bool,
     entries: BTreeMap<String, Entry>,
     log: BTreeMap<u64, Slot>,
     tombstones: usize,
@@ -104,6 +105,7 @@ struct Maps {
 
 /// What a state without updates reads as.
 static EMPTY: Maps = Maps {
+    left: false,
     entries: BTreeMap::new(),
     log: BTreeMap::new(),
     tombstones: 0,
@@ -117,7 +119,7 @@ fn grow(maps: &mut Option<Box<Maps>>) -> &mut Maps {
 
 impl PartialEq for NodeState {
     fn eq(&self, other: &Self) -> bool {
-        self.version == other.version && self.left == other.left && self.maps() == other.maps()
+        self.version == other.version && self.maps() == other.maps()
     }
 }
 
@@ -138,7 +140,7 @@ impl NodeState {
     }
 
     pub(crate) fn is_left(&self) -> bool {
-        self.left
+        self.maps().left
     }
 
     pub(crate) fn tombstones(&self) -> usize {
@@ -192,7 +194,7 @@ impl NodeState {
         value: &str,
         limits: &Limits,
     ) -> Result<bool, LocalStateError> {
-        if self.left {
+        if self.is_left() {
             return Err(LocalStateError::Left);
         }
         if key.is_empty() {
@@ -226,7 +228,7 @@ impl NodeState {
 
     /// Deletes `key` locally, leaving a tombstone. Returns whether it was live.
     pub(crate) fn delete_local(&mut self, key: &str) -> Result<bool, LocalStateError> {
-        if self.left {
+        if self.is_left() {
             return Err(LocalStateError::Left);
         }
         if key.is_empty() {
@@ -241,10 +243,11 @@ impl NodeState {
 
     /// Marks the local node as left; later writes are refused.
     pub(crate) fn mark_left(&mut self) {
-        if !self.left {
+        if !self.is_left() {
             self.version += 1;
-            grow(&mut self.maps).log.insert(self.version, Slot::Left);
-            self.left = true;
+            let maps = grow(&mut self.maps);
+            maps.log.insert(self.version, Slot::Left);
+            maps.left = true;
         }
     }
 
@@ -288,7 +291,7 @@ impl NodeState {
         changes: &mut Vec<Change>,
     ) -> Result<(), Refused> {
         let version = update.version;
-        if version <= self.version || self.left {
+        if version <= self.version || self.is_left() {
             return Ok(());
         }
         match update.kind {
@@ -319,8 +322,9 @@ impl NodeState {
             }
             UpdateKind::Left => {
                 self.version = version;
-                grow(&mut self.maps).log.insert(version, Slot::Left);
-                self.left = true;
+                let maps = grow(&mut self.maps);
+                maps.log.insert(version, Slot::Left);
+                maps.left = true;
                 changes.push(Change::Left);
             }
             UpdateKind::Compacted { floor } => {
@@ -470,7 +474,7 @@ impl NodeState {
                 "{markers} left markers and {compactions} compaction markers"
             ));
         }
-        if markers == 1 && !self.left {
+        if markers == 1 && !self.is_left() {
             return Err("a left marker on a node that has not left".to_owned());
         }
         if let Some((top, _)) = self.maps().log.last_key_value()

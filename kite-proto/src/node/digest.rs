@@ -2,6 +2,8 @@
 //! entry per node, ordered so that a truncated digest still carries what
 //! matters most.
 
+use std::collections::VecDeque;
+
 use super::Node;
 use super::peers::{Peer, Slot};
 use crate::event::NodeStatus;
@@ -16,6 +18,64 @@ const NEWS_ROUNDS: u32 = 10;
 
 /// A typical digest entry's length, for sharing a digest's room.
 const FRESH_ENTRY_LEN: usize = 14;
+
+/// Up to this many listable peers, a digest orders them all (news first,
+/// then the freshest evidence, then at random); above it, it draws them
+/// (see [`Recent`]), so its cost follows the packet size, not the cluster.
+const ORDER_ALL_MAX: usize = 512;
+
+/// Entries kept by each list of [`Recent`]: more than a datagram lists.
+const RECENT_LEN: usize = 256;
+
+/// The peers whose state changed here, and those whose heartbeat advanced,
+/// most recently (newest last): what a large cluster's digest lists first,
+/// found without scanning the table. An entry is a slot and the time it
+/// was recorded, and counts only while the peer in that slot still has that
+/// time (a later change, or a removal that moved another peer into the slot,
+/// voids it).
+#[derive(Debug, Default)]
+pub(super) struct Recent {
+    changed: VecDeque<(Slot, Timestamp)>,
+    heard: VecDeque<(Slot, Timestamp)>,
+    /// One bit per slot: listed in the digest being built (cleared after).
+    listed: Vec<u64>,
+}
+
+impl Recent {
+    /// The state of the peer in `slot` advanced at `now`.
+    pub(super) fn changed(&mut self, slot: Slot, now: Timestamp) {
+        push_bounded(&mut self.changed, (slot, now));
+    }
+
+    /// A newer heartbeat of the peer in `slot` arrived at `now`.
+    pub(super) fn heard(&mut self, slot: Slot, now: Timestamp) {
+        push_bounded(&mut self.heard, (slot, now));
+    }
+
+    /// Marks `slot` listed; false if it already was.
+    fn list(&mut self, slot: Slot) -> bool {
+        let (word, bit) = (slot / 64, 1u64 << (slot % 64));
+        if self.listed.len() <= word {
+            self.listed.resize(word + 1, 0);
+        }
+        let fresh = self.listed[word] & bit == 0;
+        self.listed[word] |= bit;
+        fresh
+    }
+
+    fn unlist(&mut self, slot: Slot) {
+        if let Some(word) = self.listed.get_mut(slot / 64) {
+            *word &= !(1u64 << (slot % 64));
+        }
+    }
+}
+
+fn push_bounded(list: &mut VecDeque<(Slot, Timestamp)>, entry: (Slot, Timestamp)) {
+    if list.len() == RECENT_LEN {
+        list.pop_front();
+    }
+    list.push_back(entry);
+}
 
 /// How a digest orders and filters the peers it lists.
 #[derive(Default)]
@@ -126,16 +186,19 @@ impl Node {
                 complete = false;
             }
         }
-        let peers = &self.peers;
-        let known = |slot: Slot| listing.known.get(slot).copied().unwrap_or(false);
-        let mut order: Vec<Slot> = (0..peers.len())
-            .filter(|&slot| listable(peers.at(slot).1) && !known(slot))
-            .collect();
         if listing.known.contains(&true) {
             // The receiver must not take the absence of those it knows for
             // ours not knowing them.
             complete = false;
         }
+        if self.peers.listable_count() > ORDER_ALL_MAX {
+            return self.drawn_digest(entries, used, room, listing, recent);
+        }
+        let peers = &self.peers;
+        let known = |slot: Slot| listing.known.get(slot).copied().unwrap_or(false);
+        let mut order: Vec<Slot> = (0..peers.len())
+            .filter(|&slot| listable(peers.at(slot).1) && !known(slot))
+            .collect();
         let fits = order.iter().try_fold(used, |used, &slot| {
             let (id, peer) = peers.at(slot);
             Some(used + digest_entry_len(&peer.digest_entry(id))).filter(|&n| n <= room)
@@ -200,6 +263,108 @@ impl Node {
             entries.push(entry);
         }
         Digest { complete, entries }
+    }
+
+    /// The digest of a large cluster, after the leading `entries` (`used`
+    /// bytes of `room`): `listing.first`, then (if `recent` is given) the
+    /// nodes changed here since then, newest first, then in half of the
+    /// room left the nodes heard from most recently, then nodes drawn at
+    /// random until the room is full. Never complete.
+    fn drawn_digest(
+        &mut self,
+        entries: Vec<DigestEntry>,
+        used: usize,
+        room: usize,
+        listing: &Listing<'_>,
+        recent: Option<Timestamp>,
+    ) -> Digest {
+        let mut draft = Draft {
+            entries,
+            used,
+            room,
+            listed: Vec::new(),
+        };
+        let mut full = false;
+        for &slot in listing.first {
+            full |= !draft.offer(self, slot, listing);
+        }
+        if let Some(recent) = recent {
+            let news: Vec<Slot> = self
+                .recent
+                .changed
+                .iter()
+                .rev()
+                .take_while(|(_, at)| *at > recent)
+                .filter(|&&(slot, at)| {
+                    slot < self.peers.len() && self.peers.at(slot).1.changed == at
+                })
+                .map(|&(slot, _)| slot)
+                .collect();
+            for slot in news {
+                full |= !draft.offer(self, slot, listing);
+            }
+            let quota = room.saturating_sub(draft.used) / 2 / FRESH_ENTRY_LEN;
+            let heard: Vec<Slot> = self
+                .recent
+                .heard
+                .iter()
+                .rev()
+                .filter(|&&(slot, at)| {
+                    slot < self.peers.len() && self.peers.at(slot).1.detector.last() == at
+                })
+                .take(quota)
+                .map(|&(slot, _)| slot)
+                .collect();
+            for slot in heard {
+                full |= !draft.offer(self, slot, listing);
+            }
+        }
+        // Draws until an entry does not fit; a bounded number of times, as
+        // many draws may hit nodes listed already or left out.
+        let mut draws = 4 * room / FRESH_ENTRY_LEN + 32;
+        while !full && draws > 0 {
+            draws -= 1;
+            let slot = rng::index(&mut *self.rng, self.peers.len());
+            full = !draft.offer(self, slot, listing);
+        }
+        for &slot in &draft.listed {
+            self.recent.unlist(slot);
+        }
+        Digest {
+            complete: false,
+            entries: draft.entries,
+        }
+    }
+}
+
+/// A drawn digest being built.
+struct Draft {
+    entries: Vec<DigestEntry>,
+    used: usize,
+    room: usize,
+    /// Slots listed, to clear their marks when done.
+    listed: Vec<Slot>,
+}
+
+impl Draft {
+    /// Lists the peer in `slot` unless it is down, known to the receiver
+    /// or listed already; false if its entry does not fit.
+    fn offer(&mut self, node: &mut Node, slot: Slot, listing: &Listing<'_>) -> bool {
+        let (id, peer) = node.peers.at(slot);
+        if !listable(peer) || listing.known.get(slot).copied().unwrap_or(false) {
+            return true;
+        }
+        let entry = peer.digest_entry(id);
+        let len = digest_entry_len(&entry);
+        if self.used + len > self.room {
+            return false;
+        }
+        if node.recent.list(slot) {
+            self.used += len;
+            self.entries.push(entry);
+            self.listed.push(slot);
+        }
+        true
     }
 }
 

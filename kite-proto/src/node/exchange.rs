@@ -10,10 +10,24 @@ use super::digest::Listing;
 use super::peers::Whom;
 use super::streams::Pending;
 use crate::event::NodeStatus;
+use crate::id::NodeId;
 use crate::rng;
 use crate::time::Timestamp;
 use crate::wire::size::{MAX_COUNT_LEN, id_len, node_header_len};
 use crate::wire::{Delta, Digest, HEADER_LEN, Message, NodeDelta, run_tag};
+
+/// How many gossip rounds a seed at which no alive peer was found waits
+/// before the table is searched for one again (it is probed meanwhile).
+const SEED_LOOKUP_ROUNDS: u32 = 10;
+
+/// What `round_targets` last found at a seed address.
+#[derive(Debug)]
+pub(super) enum SeedPeer {
+    /// This peer lives there.
+    Found(NodeId),
+    /// No alive peer did, until this time at least.
+    Missing { until: Timestamp },
+}
 
 /// Most state pushes in flight at once.
 pub(super) const MAX_PUSHES: usize = 4;
@@ -53,7 +67,7 @@ impl Node {
         }
         self.heartbeat = self.heartbeat.saturating_add(1);
         let room = self.datagram_room() - 1 - MAX_COUNT_LEN;
-        let (live, probed) = self.round_targets();
+        let (live, probed) = self.round_targets(now);
         for to in live {
             let digest = self.news_digest(now, room, Listing::default());
             let msg = Message::DigestRequest {
@@ -81,34 +95,54 @@ impl Node {
     /// This round's targets: `gossip_fanout` random live peers, and the
     /// addresses to probe: a random down peer and every seed we do not hear
     /// from.
-    fn round_targets(&mut self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
-        let mut alive = Vec::new();
-        let mut down = Vec::new();
-        for (slot, peer) in self.peers.values().enumerate() {
-            match peer.status {
-                NodeStatus::Alive => alive.push(slot),
-                NodeStatus::Down => down.push(slot),
-                NodeStatus::Left => {}
+    fn round_targets(&mut self, now: Timestamp) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+        let live_slots = self
+            .peers
+            .sample_alive(&mut *self.rng, self.config.gossip_fanout);
+        let down_slot = self.peers.sample_down(&mut *self.rng);
+        let addr = |slot: usize| self.peers.at(slot).1.addr.get();
+        let live: Vec<SocketAddr> = live_slots.into_iter().map(addr).collect();
+        let mut probed: Vec<SocketAddr> = down_slot.into_iter().map(addr).collect();
+        for seed in self.seed_addrs() {
+            if seed != self.config.advertise_addr
+                && !live.contains(&seed)
+                && !probed.contains(&seed)
+                && !self.hears_from_seed(now, seed)
+            {
+                probed.push(seed);
             }
         }
-        let live_slots = rng::sample(&mut *self.rng, &alive, self.config.gossip_fanout);
-        let down_slots = rng::sample(&mut *self.rng, &down, 1);
-        let addr = |slot: usize| self.peers.at(slot).1.addr;
-        let live: Vec<SocketAddr> = live_slots.into_iter().map(addr).collect();
-        let mut probed: Vec<SocketAddr> = down_slots.into_iter().map(addr).collect();
-        let me = self.config.advertise_addr;
-        let mut seeds: Vec<SocketAddr> = self
-            .seed_addrs()
-            .into_iter()
-            .filter(|seed| *seed != me && !live.contains(seed) && !probed.contains(seed))
-            .collect();
-        if !seeds.is_empty() {
-            // Seeds we already hear from as live peers are not retried.
-            let peers = &self.peers;
-            seeds.retain(|seed| !alive.iter().any(|&slot| peers.at(slot).1.addr == *seed));
-            probed.extend(seeds);
-        }
         (live, probed)
+    }
+
+    /// Whether an alive peer lives at `seed` (then it is not probed).
+    /// Remembers the peer found there, and looks for one again (a scan of
+    /// the table) at most every [`SEED_LOOKUP_ROUNDS`] rounds while none is.
+    fn hears_from_seed(&mut self, now: Timestamp, seed: SocketAddr) -> bool {
+        let alive_at = |peer: &super::peers::Peer| {
+            peer.addr.get() == seed && peer.status == NodeStatus::Alive
+        };
+        match self.seed_peers.get(&seed) {
+            Some(SeedPeer::Found(id)) if self.peers.get(id).is_some_and(alive_at) => {
+                return true;
+            }
+            Some(SeedPeer::Missing { until }) if now < *until => return false,
+            _ => {}
+        }
+        let found = self
+            .peers
+            .iter()
+            .find(|(_, peer)| alive_at(peer))
+            .map(|(id, _)| id.clone());
+        let heard = found.is_some();
+        let entry = match found {
+            Some(id) => SeedPeer::Found(id),
+            None => SeedPeer::Missing {
+                until: now + self.config.gossip_interval * SEED_LOOKUP_ROUNDS,
+            },
+        };
+        self.seed_peers.insert(seed, entry);
+        heard
     }
 
     /// Every address given to a join that succeeded, and every address the
@@ -295,7 +329,7 @@ impl Node {
                     // left (so the receiver learns it) or a live one
                     // `introduce` allows, never a down or stale one.
                     (_, peer) if candidate.new && !introducible(peer, introduce) => continue,
-                    (id, peer) => (id, peer.generation, peer.addr, peer.heartbeat, &peer.state),
+                    (id, peer) => (id, peer.generation, peer.addr.get(), peer.heartbeat, &peer.state),
                 },
                 Whom::Unknown => continue,
             };

@@ -9,44 +9,79 @@ use crate::event::{Event, NodeStatus};
 use crate::id::NodeId;
 use crate::time::Timestamp;
 
+/// Up to this many peers, the liveness check scans them all, once something
+/// may be due.
+const FULL_SCAN_MAX: usize = 1024;
+
+/// Above [`FULL_SCAN_MAX`] peers, each round checks the next slice of the
+/// table, so every peer is checked at least once in this many rounds.
+const SWEEP_ROUNDS: usize = 32;
+
+/// The smallest slice a round checks in a large table.
+const SWEEP_MIN: usize = 256;
+
 impl Node {
     /// Marks silent nodes down and removes nodes that stayed left or down
-    /// for `node_expiry`, remembering their ids for as long again. Peers are
-    /// scanned only once something may be due (see [`Node::check_by`]).
+    /// for `node_expiry`, remembering their ids for as long again.
+    ///
+    /// A table of up to [`FULL_SCAN_MAX`] peers is scanned whole, and only
+    /// once something may be due (see [`Node::check_by`]). A larger one is
+    /// swept a slice a round ([`SWEEP_ROUNDS`]): in a large cluster some
+    /// peer is always nearly due, and scanning ten thousand peers every
+    /// round was most of a round's work. The monitors' verdicts do not wait
+    /// for the sweep; only the slower gossip-fed path and expiry do, by at
+    /// most [`SWEEP_ROUNDS`] rounds.
     pub(super) fn check_liveness(&mut self, now: Timestamp) {
         self.forgotten.retain(|_, f| f.until > now);
         self.wanted.retain(|_, until| *until > now);
-        if now < self.liveness_due {
+        let len = self.peers.len();
+        let whole = len <= FULL_SCAN_MAX;
+        if whole && now < self.liveness_due {
             return;
         }
+        let (start, count) = if whole {
+            (0, len)
+        } else {
+            let start = self.sweep_from % len;
+            let count = len.div_ceil(SWEEP_ROUNDS).max(SWEEP_MIN);
+            self.sweep_from = start + count;
+            (start, count)
+        };
         let threshold = self.config.suspicion_threshold;
         let expiry = self.config.node_expiry;
-        let mut down: Vec<NodeId> = Vec::new();
+        let mut down: Vec<Slot> = Vec::new();
         let mut expired: Vec<NodeId> = Vec::new();
         let mut next = Timestamp::from_micros(u64::MAX);
-        for peer in self.peers.values_mut() {
-            match peer.status {
-                NodeStatus::Alive if peer.detector.phi(now) > threshold => {
-                    peer.status = NodeStatus::Down;
-                    peer.since = now;
-                    down.push(peer.id.clone());
+        // The slice may wrap around the end of the table.
+        let wrapped = (start + count).saturating_sub(len);
+        let slices = [(start, self.peers.range(start..start + count)), (0, self.peers.range(0..wrapped))];
+        for (first, peers) in slices {
+            for (i, peer) in peers.iter().enumerate() {
+                match peer.status {
+                    NodeStatus::Alive if peer.detector.phi(now) > threshold => {
+                        down.push(first + i);
+                        continue;
+                    }
+                    NodeStatus::Down | NodeStatus::Left
+                        if now.saturating_since(peer.since) >= expiry =>
+                    {
+                        expired.push(peer.id.clone());
+                        continue;
+                    }
+                    _ => {}
                 }
-                NodeStatus::Down | NodeStatus::Left
-                    if now.saturating_since(peer.since) >= expiry =>
-                {
-                    expired.push(peer.id.clone());
-                    continue;
-                }
-                _ => {}
+                next = next.min(due(peer, threshold, expiry));
             }
-            next = next.min(due(peer, threshold, expiry));
         }
-        self.liveness_due = next;
-        if !down.is_empty() || !expired.is_empty() {
-            self.ring_changed();
-        }
-        for id in down {
+        for slot in down {
+            self.peers.set_status(slot, NodeStatus::Down, now);
+            next = next.min(now + expiry);
+            let id = self.peers.at(slot).0.clone();
+            self.ring_changed(&id);
             self.emit(Event::NodeDown { id });
+        }
+        if whole {
+            self.liveness_due = next;
         }
         for id in expired {
             self.forget_monitoring(&id);
@@ -58,6 +93,7 @@ impl Node {
                     left,
                     until: now + Forgotten::memory(left, expiry),
                 };
+                self.ring_changed(&id);
                 self.remember(id.clone(), forgotten, true);
                 self.emit(Event::NodeExpired { id });
             }

@@ -140,16 +140,14 @@ impl Node {
         peer.heartbeat = 0;
         peer.fresh = false;
         peer.changed = now;
-        peer.status = NodeStatus::Alive;
         peer.detector = PhiDetector::new(now, prior);
-        if was != NodeStatus::Alive {
-            peer.since = now;
-        }
-        let (id, addr) = (peer.id.clone(), peer.addr);
+        let (id, addr) = (peer.id.clone(), peer.addr.get());
+        self.peers.set_status(slot, NodeStatus::Alive, now);
+        self.recent.changed(slot, now);
         self.forget_monitoring(&id);
         self.check_by(slot);
         if was != NodeStatus::Alive {
-            self.ring_changed();
+            self.ring_changed(&id);
         }
         for (key, value) in old.live() {
             self.emit(Event::KeyDeleted {
@@ -189,14 +187,14 @@ impl Node {
             NodeStatus::Alive => {
                 if let Some(interval) = peer.detector.record(now) {
                     self.arrivals.add(interval);
+                    self.recent.heard(slot, now);
                 }
             }
             NodeStatus::Down if convicted => {}
             NodeStatus::Down => {
-                peer.status = NodeStatus::Alive;
-                peer.since = now;
                 peer.detector = PhiDetector::new(now, prior);
-                self.ring_changed();
+                self.peers.set_status(slot, NodeStatus::Alive, now);
+                self.ring_changed(&id);
                 // Tell everyone, so a node wrongly held down (after a pause
                 // or a partition) is up again everywhere in a few rounds.
                 let generation = self.peers.at(slot).1.generation;
@@ -342,7 +340,7 @@ impl Node {
             let peer = Peer {
                 id: node.id.clone(),
                 generation: node.generation,
-                addr: node.addr,
+                addr: node.addr.into(),
                 state: NodeState::default(),
                 heartbeat: node.heartbeat,
                 status: NodeStatus::Alive,
@@ -352,8 +350,10 @@ impl Node {
                 detector: PhiDetector::new(now, self.typical_interval()),
             };
             self.peers.insert(peer);
-            self.check_by(self.peers.len() - 1);
-            self.ring_changed();
+            let slot = self.peers.len() - 1;
+            self.recent.changed(slot, now);
+            self.check_by(slot);
+            self.ring_changed(&node.id);
             self.emit(Event::NodeJoined {
                 id: node.id.clone(),
                 addr: node.addr,
@@ -366,7 +366,7 @@ impl Node {
             };
             if renewed {
                 // The later run may live elsewhere (a pod's new address).
-                self.peers.at_mut(slot).addr = node.addr;
+                self.peers.at_mut(slot).addr = node.addr.into();
                 if node.from_version > 0 {
                     // Its updates that do not start at its first version
                     // are left for anti-entropy, which asks for them all:
@@ -377,9 +377,10 @@ impl Node {
             self.observe_heartbeat_at(now, slot, node.heartbeat);
         }
         let limits = &self.config.limits;
-        let Some(peer) = self.peers.get_mut(&node.id) else {
+        let Some(slot) = self.peers.slot(&node.id) else {
             return;
         };
+        let peer = self.peers.at_mut(slot);
         if node.from_version > peer.state.version() {
             // A gap: these updates do not continue what we hold.
             self.stats.dropped_updates += dropped;
@@ -400,6 +401,7 @@ impl Node {
         }
         if peer.state.version() > before {
             peer.changed = now;
+            self.recent.changed(slot, now);
         }
         self.stats.dropped_updates += refused as u64;
         for change in changes {
@@ -408,13 +410,9 @@ impl Node {
                 Change::Upserted { key, value } => Event::KeyUpserted { id, key, value },
                 Change::Deleted { key, value } => Event::KeyDeleted { id, key, value },
                 Change::Left => {
-                    if let Some(slot) = self.peers.slot(&node.id) {
-                        let peer = self.peers.at_mut(slot);
-                        peer.status = NodeStatus::Left;
-                        peer.since = now;
-                        self.check_by(slot);
-                        self.ring_changed();
-                    }
+                    self.peers.set_status(slot, NodeStatus::Left, now);
+                    self.check_by(slot);
+                    self.ring_changed(&node.id);
                     Event::NodeLeft { id }
                 }
             };

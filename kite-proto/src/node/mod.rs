@@ -33,6 +33,7 @@ use crate::stats::Stats;
 use crate::time::Timestamp;
 use crate::wire::{self, Message};
 
+use exchange::SeedPeer;
 use membership::Forgotten;
 use names::NameWatch;
 use peers::Peers;
@@ -273,6 +274,13 @@ pub struct Node {
     /// earliest a peer may be convicted or expire (lowered whenever one
     /// may be due sooner).
     liveness_due: Timestamp,
+    /// Where the next liveness sweep of a large table starts.
+    sweep_from: usize,
+    /// Peers changed or heard from lately (a large cluster's digests).
+    recent: digest::Recent,
+    /// The peer last found at each seed address, and when to look again
+    /// for one that was not found (see `round_targets`).
+    seed_peers: BTreeMap<SocketAddr, SeedPeer>,
     forgotten: BTreeMap<NodeId, Forgotten>,
     /// Ids seen in digests whose state we still lack, until when to ask.
     wanted: BTreeMap<NodeId, Timestamp>,
@@ -335,6 +343,9 @@ impl Node {
             arrivals,
             peers: Peers::new(key),
             liveness_due: now,
+            sweep_from: 0,
+            recent: digest::Recent::default(),
+            seed_peers: BTreeMap::new(),
             forgotten: BTreeMap::new(),
             wanted: BTreeMap::new(),
             seeds: BTreeSet::new(),
@@ -402,10 +413,16 @@ impl Node {
 
     /// How many known remote nodes have `status` (the local node excluded).
     pub fn peer_count(&self, status: NodeStatus) -> usize {
-        self.peers
-            .values()
-            .filter(|peer| peer.status == status)
-            .count()
+        let (len, alive, listable) = (
+            self.peers.len(),
+            self.peers.alive_count(),
+            self.peers.listable_count(),
+        );
+        match status {
+            NodeStatus::Alive => alive,
+            NodeStatus::Down => len - listable,
+            NodeStatus::Left => listable - alive,
+        }
     }
 
     /// Snapshots of every known node, the local one first, then by id.
@@ -660,8 +677,8 @@ impl Node {
             if late > self.config.gossip_interval {
                 // We stalled (a pause, an overloaded executor): peers were
                 // silent only because we were not listening.
-                for peer in self.peers.values_mut() {
-                    peer.detector.forgive(late, now);
+                for detector in self.peers.detectors_mut() {
+                    detector.forgive(late, now);
                 }
                 self.forgive_watched(late, now);
             }

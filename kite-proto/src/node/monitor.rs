@@ -87,10 +87,30 @@ fn ring(id: &NodeId) -> u64 {
 }
 
 impl Node {
-    /// A peer joined, left, failed or came back: the monitors are chosen
-    /// again before the next heartbeats.
-    pub(super) fn ring_changed(&mut self) {
-        self.monitoring.stale = true;
+    /// The peer `id` joined, left, failed, came back or was forgotten: the
+    /// monitors are chosen again before the next heartbeats if that can
+    /// change them (an alive node nearer on the ring than the farthest
+    /// monitor, or a monitor that is no longer alive). Choosing scans every
+    /// peer, so it is not redone for every node a large cluster admits.
+    pub(super) fn ring_changed(&mut self, id: &NodeId) {
+        if self.monitoring.stale {
+            return;
+        }
+        let alive = self
+            .peers
+            .get(id)
+            .is_some_and(|peer| peer.status == NodeStatus::Alive);
+        let successors = &self.monitoring.successors;
+        self.monitoring.stale = if alive {
+            let me = ring(&self.id);
+            let distance = |id: &NodeId| ring(id).wrapping_sub(me);
+            successors.len() < MONITORS
+                || successors
+                    .last()
+                    .is_none_or(|farthest| distance(id) < distance(farthest))
+        } else {
+            successors.contains(id)
+        };
     }
 
     /// How many distinct monitors must suspect a node for a verdict: all
@@ -117,10 +137,7 @@ impl Node {
             .collect();
         targets.extend(released.into_iter().map(|id| (id, false)));
         if !self.monitoring.rumors.is_empty() || !self.monitoring.news.is_empty() {
-            let alive: Vec<usize> = (0..self.peers.len())
-                .filter(|&slot| self.peers.at(slot).1.status == NodeStatus::Alive)
-                .collect();
-            for slot in crate::rng::sample(&mut *self.rng, &alive, 1) {
+            for slot in self.peers.sample_alive(&mut *self.rng, 1) {
                 let id = self.peers.at(slot).0;
                 if !targets.iter().any(|(t, _)| t == id) {
                     targets.push((id.clone(), false));
@@ -136,7 +153,7 @@ impl Node {
     fn send_liveness(&mut self, targets: Vec<(NodeId, bool)>, carry: bool) {
         let room = self.datagram_room() - MAX_VARINT_LEN - 1;
         for (id, monitor) in targets {
-            let Some(addr) = self.peers.get(&id).map(|peer| peer.addr) else {
+            let Some(addr) = self.peers.get(&id).map(|peer| peer.addr.get()) else {
                 continue;
             };
             let (rumors, news) = if carry {
@@ -320,7 +337,7 @@ impl Node {
         match self.meet(now, slot, node.generation) {
             None => return,
             // The later run may live elsewhere (a pod's new address).
-            Some(true) => self.peers.at_mut(slot).addr = node.addr,
+            Some(true) => self.peers.at_mut(slot).addr = node.addr.into(),
             Some(false) => {}
         }
         let held = self.peers.at(slot).1.state.version();
@@ -438,14 +455,12 @@ impl Node {
         let Some(slot) = self.peers.slot(id) else {
             return;
         };
-        let peer = self.peers.at_mut(slot);
-        if peer.status != NodeStatus::Alive {
+        if self.peers.at(slot).1.status != NodeStatus::Alive {
             return;
         }
-        peer.status = NodeStatus::Down;
-        peer.since = now;
+        self.peers.set_status(slot, NodeStatus::Down, now);
         self.check_by(slot);
-        self.ring_changed();
+        self.ring_changed(id);
         self.emit(Event::NodeDown { id: id.clone() });
     }
 

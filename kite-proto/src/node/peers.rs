@@ -8,11 +8,13 @@
 //! last peer into the hole; order is therefore arbitrary (but
 //! deterministic), never by id.
 
-use core::net::SocketAddr;
+use core::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::event::{NodeStatus, NodeView};
 use crate::id::NodeId;
 use crate::phi::PhiDetector;
+use crate::rng;
+use rand_core::RngCore;
 use crate::state::NodeState;
 use crate::time::Timestamp;
 use crate::wire::{DigestEntry, run_tag};
@@ -22,29 +24,32 @@ use super::owned_entries;
 
 /// A remote node.
 ///
-/// Laid out in declaration order, cache-line aligned, with the fields every
-/// digest entry touches first (heartbeat, detector, status, a short id), so
-/// that looking up and observing a heartbeat reads one cache line.
+/// Two cache lines, laid out in declaration order: the first holds what a
+/// digest entry reads and compares (id, heartbeat, run, version, status),
+/// so that looking a peer up and observing a heartbeat reads one line; the
+/// second the detector, the times and the address. A peer is about a
+/// hundred bytes because a node of a 10,000-node cluster holds 10,000 of
+/// them (`docs/design.md`, "Memory").
 #[repr(C, align(64))]
 pub(super) struct Peer {
+    pub(super) id: NodeId,
     /// Highest heartbeat seen: the liveness evidence that travels in digests.
     pub(super) heartbeat: u64,
-    pub(super) detector: PhiDetector,
+    /// Which run of the node `heartbeat` and `state` belong to.
+    pub(super) generation: u64,
+    pub(super) state: NodeState,
     pub(super) status: NodeStatus,
     /// A newer heartbeat, or a message from the node itself, arrived since
     /// it was admitted. Only such a node is introduced to nodes that lack it
     /// (joiners aside, see `Node::join`), so stale state of a dead node
     /// cannot hop from newcomer to newcomer (DESIGN §8).
     pub(super) fresh: bool,
-    pub(super) id: NodeId,
-    /// Which run of the node `heartbeat` and `state` belong to.
-    pub(super) generation: u64,
+    pub(super) detector: PhiDetector,
     /// When `status` last changed.
     pub(super) since: Timestamp,
     /// When its state last advanced here (news to offer in digests).
     pub(super) changed: Timestamp,
-    pub(super) state: NodeState,
-    pub(super) addr: SocketAddr,
+    pub(super) addr: PeerAddr,
 }
 
 impl Peer {
@@ -62,10 +67,36 @@ impl Peer {
         NodeView {
             id: id.clone(),
             generation: self.generation,
-            addr: self.addr,
+            addr: self.addr.get(),
             status: self.status,
             version: self.state.version(),
             entries: owned_entries(&self.state),
+        }
+    }
+}
+
+/// A peer's address in 16 bytes, half a `SocketAddr`: IPv4 inline, IPv6
+/// (rarer in clusters) boxed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum PeerAddr {
+    V4(SocketAddrV4),
+    V6(Box<SocketAddrV6>),
+}
+
+impl PeerAddr {
+    pub(super) fn get(&self) -> SocketAddr {
+        match self {
+            PeerAddr::V4(addr) => SocketAddr::V4(*addr),
+            PeerAddr::V6(addr) => SocketAddr::V6(**addr),
+        }
+    }
+}
+
+impl From<SocketAddr> for PeerAddr {
+    fn from(addr: SocketAddr) -> Self {
+        match addr {
+            SocketAddr::V4(addr) => PeerAddr::V4(addr),
+            SocketAddr::V6(addr) => PeerAddr::V6(Box::new(addr)),
         }
     }
 }
@@ -85,9 +116,16 @@ pub(super) enum Whom {
 }
 
 /// The tracked remote nodes.
+///
+/// Statuses change only through [`Peers::set_status`], which keeps count of
+/// the alive peers and a list of the down ones, so a round picks its targets
+/// without scanning a large table.
 pub(super) struct Peers {
     index: Index,
     peers: Vec<Peer>,
+    alive: usize,
+    /// Slots of the down peers, in no order.
+    down: Vec<Slot>,
 }
 
 impl Peers {
@@ -99,6 +137,8 @@ impl Peers {
                 buckets: Vec::new(),
             },
             peers: Vec::new(),
+            alive: 0,
+            down: Vec::new(),
         }
     }
 
@@ -152,18 +192,95 @@ impl Peers {
         &mut self.peers[slot]
     }
 
+    /// Alive peers.
+    pub(super) fn alive_count(&self) -> usize {
+        self.alive
+    }
+
+    /// Peers that digests list: all but the down ones.
+    pub(super) fn listable_count(&self) -> usize {
+        self.peers.len() - self.down.len()
+    }
+
+    /// Changes the status of the peer in `slot` (and when it changed, if
+    /// it did).
+    pub(super) fn set_status(&mut self, slot: Slot, status: NodeStatus, now: Timestamp) {
+        let was = self.peers[slot].status;
+        if was == status {
+            return;
+        }
+        self.uncount(slot);
+        let peer = &mut self.peers[slot];
+        peer.status = status;
+        peer.since = now;
+        self.count(slot);
+    }
+
+    fn count(&mut self, slot: Slot) {
+        match self.peers[slot].status {
+            NodeStatus::Alive => self.alive += 1,
+            NodeStatus::Down => self.down.push(slot),
+            NodeStatus::Left => {}
+        }
+    }
+
+    fn uncount(&mut self, slot: Slot) {
+        match self.peers[slot].status {
+            NodeStatus::Alive => self.alive -= 1,
+            NodeStatus::Down => self.down.retain(|&s| s != slot),
+            NodeStatus::Left => {}
+        }
+    }
+
+    /// Up to `k` distinct alive peers, drawn uniformly. Draws slots at
+    /// random while most peers are alive (a few draws, whatever the size of
+    /// the table), else picks among a list of the alive ones.
+    pub(super) fn sample_alive(&self, rng: &mut dyn RngCore, k: usize) -> Vec<Slot> {
+        let k = k.min(self.alive);
+        if 4 * k > self.alive || 2 * self.alive < self.peers.len() {
+            let alive: Vec<Slot> = (0..self.peers.len())
+                .filter(|&slot| self.peers[slot].status == NodeStatus::Alive)
+                .collect();
+            return rng::sample(rng, &alive, k);
+        }
+        let mut picked = Vec::with_capacity(k);
+        while picked.len() < k {
+            let slot = rng::index(rng, self.peers.len());
+            if self.peers[slot].status == NodeStatus::Alive && !picked.contains(&slot) {
+                picked.push(slot);
+            }
+        }
+        picked
+    }
+
+    /// A random down peer, if any.
+    pub(super) fn sample_down(&self, rng: &mut dyn RngCore) -> Option<Slot> {
+        (!self.down.is_empty()).then(|| self.down[rng::index(rng, self.down.len())])
+    }
+
     /// Tracks a node that is not tracked yet.
     pub(super) fn insert(&mut self, peer: Peer) {
         debug_assert!(!self.contains_key(&peer.id), "{} tracked twice", peer.id);
-        self.index.insert(&peer.id, self.peers.len());
+        let slot = self.peers.len();
+        self.index.insert(&peer.id, slot);
+        if self.peers.len() == self.peers.capacity() {
+            // Grow by a quarter, not the default doubling: in a large
+            // cluster the table is most of a node's memory.
+            self.peers.reserve_exact(self.peers.len() / 4 + 4);
+        }
         self.peers.push(peer);
+        self.count(slot);
     }
 
     /// Stops tracking `id`; the last peer takes its slot.
     pub(super) fn remove(&mut self, id: &NodeId) -> Option<Peer> {
         let (bucket, slot) = self.index.find(id, &self.peers)?;
         let last = self.peers.len() - 1;
+        self.uncount(slot);
         self.index.remove(bucket, slot, last);
+        if let Some(moved) = self.down.iter_mut().find(|s| **s == last) {
+            *moved = slot;
+        }
         Some(self.peers.swap_remove(slot))
     }
 
@@ -175,19 +292,27 @@ impl Peers {
         self.peers.iter()
     }
 
-    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Peer> {
-        self.peers.iter_mut()
+    /// Every peer's failure detector.
+    pub(super) fn detectors_mut(&mut self) -> impl Iterator<Item = &mut PhiDetector> {
+        self.peers.iter_mut().map(|peer| &mut peer.detector)
+    }
+
+    /// The peers in `range` of slots (clamped to the table).
+    pub(super) fn range(&self, range: core::ops::Range<Slot>) -> &[Peer] {
+        let end = range.end.min(self.peers.len());
+        &self.peers[range.start.min(end)..end]
     }
 }
 
 /// Hash index from ids to slots: open addressing with linear probing over
-/// `(hash, slot + 1)` buckets (0: empty), at most half full. Buckets are
-/// small so a digest's worth of probes stays in cache; the id itself is
-/// compared in the peer.
+/// `(hash, slot + 1)` buckets (0: empty), at most half full. A bucket is
+/// 8 bytes (32 bits of the id's hash, which also place it, and the slot), so
+/// a digest's worth of probes stays in cache; the id itself is compared in
+/// the peer.
 struct Index {
     key: SipKey,
     /// A power of two long, or empty.
-    buckets: Vec<(u64, usize)>,
+    buckets: Vec<(u32, u32)>,
 }
 
 impl Index {
@@ -197,9 +322,13 @@ impl Index {
     }
 
     /// The slot of the first bucket holding `id`'s hash: `id`'s slot
-    /// unless another id has the same 64-bit hash. `None`: not tracked.
+    /// unless another id has the same 32-bit hash. `None`: not tracked.
     fn guess(&self, id: &NodeId) -> Option<Slot> {
         self.probe(id, |_| true).map(|(_, slot)| slot)
+    }
+
+    fn hash(&self, id: &NodeId) -> u32 {
+        (self.key.hash_id(id) >> 32) as u32
     }
 
     /// The first bucket from `id`'s hash on that holds the same hash and a
@@ -209,12 +338,14 @@ impl Index {
             return None;
         }
         let mask = self.buckets.len() - 1;
-        let hash = self.key.hash_id(id);
+        let hash = self.hash(id);
         let mut bucket = hash as usize & mask;
         loop {
             match self.buckets[bucket] {
                 (_, 0) => return None,
-                (h, slot) if h == hash && accept(slot - 1) => return Some((bucket, slot - 1)),
+                (h, slot) if h == hash && accept(slot as usize - 1) => {
+                    return Some((bucket, slot as usize - 1));
+                }
                 _ => bucket = (bucket + 1) & mask,
             }
         }
@@ -225,20 +356,21 @@ impl Index {
             let grown = (2 * (slot + 1)).next_power_of_two().max(16);
             let old = core::mem::replace(&mut self.buckets, vec![(0, 0); grown]);
             for (hash, slot) in old.into_iter().filter(|(_, slot)| *slot != 0) {
-                self.place(hash, slot - 1);
+                self.place(hash, slot as usize - 1);
             }
         }
-        self.place(self.key.hash_id(id), slot);
+        self.place(self.hash(id), slot);
     }
 
     /// Puts `slot` in the first free bucket from its hash on.
-    fn place(&mut self, hash: u64, slot: Slot) {
+    fn place(&mut self, hash: u32, slot: Slot) {
         let mask = self.buckets.len() - 1;
         let mut bucket = hash as usize & mask;
         while self.buckets[bucket].1 != 0 {
             bucket = (bucket + 1) & mask;
         }
-        self.buckets[bucket] = (hash, slot + 1);
+        // Slots are below `max_nodes`, which `Limits` keeps far below 2^32.
+        self.buckets[bucket] = (hash, slot as u32 + 1);
     }
 
     /// Forgets `slot` (in `bucket`); the peer in slot `last` moves to `slot`.
@@ -249,7 +381,8 @@ impl Index {
         let empty = vec![(0, 0); self.buckets.len()];
         let old = core::mem::replace(&mut self.buckets, empty);
         for (hash, moved) in old.into_iter().filter(|(_, s)| *s != 0) {
-            let moved = if moved - 1 == last { slot } else { moved - 1 };
+            let moved = moved as usize - 1;
+            let moved = if moved == last { slot } else { moved };
             self.place(hash, moved);
         }
     }
@@ -264,7 +397,7 @@ mod tests {
         Peer {
             id: id(name),
             generation: 0,
-            addr: "127.0.0.1:7000".parse().unwrap(),
+            addr: PeerAddr::from("127.0.0.1:7000".parse::<SocketAddr>().unwrap()),
             state: NodeState::default(),
             heartbeat,
             status: NodeStatus::Alive,
@@ -277,6 +410,12 @@ mod tests {
 
     fn id(s: &str) -> NodeId {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_peer_takes_two_cache_lines() {
+        assert_eq!(core::mem::size_of::<Peer>(), 128);
+        assert_eq!(core::mem::offset_of!(Peer, detector), 64);
     }
 
     #[test]

@@ -287,7 +287,7 @@ impl Node {
             .peers
             .values()
             .filter(|p| p.status == NodeStatus::Alive)
-            .map(|p| p.addr)
+            .map(|p| p.addr.get())
             .collect();
         let targets = rng::sample(&mut *self.rng, &alive, LEAVE_FANOUT);
         if targets.is_empty() {
