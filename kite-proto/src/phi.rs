@@ -92,16 +92,31 @@ impl PhiDetector {
         self.last
     }
 
-    /// The suspicion level at `now`.
-    pub(crate) fn phi(&self, now: Timestamp) -> f64 {
+    /// The suspicion level at `now`, taking the mean interval as at least
+    /// `floor`.
+    ///
+    /// The floor is the typical interval of all peers: in a large cluster a
+    /// peer's evidence can come in bursts (while its heartbeat is news) and
+    /// then every several rounds, and its own mean, which moves a little
+    /// per sample, lags that drop by as many samples as it takes; the
+    /// typical interval, fed by every peer, does not.
+    pub(crate) fn phi(&self, now: Timestamp, floor: Duration) -> f64 {
         let elapsed = now.saturating_since(self.last).as_micros() as f64;
-        elapsed / (self.mean.micros().max(MIN_MEAN_MICROS) * core::f64::consts::LN_10)
+        elapsed / (self.mean_micros(floor) * core::f64::consts::LN_10)
     }
 
-    /// No earlier than when `phi` exceeds `threshold` if no evidence
-    /// arrives (a millisecond early, against rounding).
-    pub(crate) fn suspect_at(&self, threshold: f64) -> Timestamp {
-        let micros = threshold * self.mean.micros().max(MIN_MEAN_MICROS) * core::f64::consts::LN_10;
+    fn mean_micros(&self, floor: Duration) -> f64 {
+        self.mean
+            .micros()
+            .max(floor.as_micros() as f64)
+            .max(MIN_MEAN_MICROS)
+    }
+
+    /// No earlier than when `phi` (with the same `floor`) exceeds
+    /// `threshold` if no evidence arrives (a millisecond early, against
+    /// rounding).
+    pub(crate) fn suspect_at(&self, threshold: f64, floor: Duration) -> Timestamp {
+        let micros = threshold * self.mean_micros(floor) * core::f64::consts::LN_10;
         // `as` saturates (and maps NaN to 0): never a panic.
         let after = (micros as u64).saturating_sub(1_000);
         Timestamp::from_micros(self.last.as_micros().saturating_add(after))
@@ -119,6 +134,25 @@ impl PhiDetector {
 mod tests {
     use super::*;
 
+    impl PhiDetector {
+        fn phi_(&self, now: Timestamp) -> f64 {
+            self.phi(now, Duration::ZERO)
+        }
+    }
+
+    #[test]
+    fn the_floor_raises_a_mean_that_lags_behind() {
+        let mut d = PhiDetector::new(Timestamp::ZERO, Duration::from_millis(100));
+        for i in 1..=50 {
+            d.record(Timestamp::from_millis(i * 100));
+        }
+        let now = Timestamp::from_millis(5_000 + 20_000);
+        assert!(d.phi(now, Duration::ZERO) > 20.0);
+        assert!(d.phi(now, Duration::from_secs(2)) < 5.0);
+        let at = d.suspect_at(20.0, Duration::from_secs(2));
+        assert!(d.phi(at, Duration::from_secs(2)) <= 20.0);
+    }
+
     #[test]
     fn phi_grows_with_silence_relative_to_the_mean_interval() {
         let mut d = PhiDetector::new(Timestamp::ZERO, Duration::from_millis(500));
@@ -126,12 +160,12 @@ mod tests {
             d.record(Timestamp::from_millis(i * 500));
         }
         let last = Timestamp::from_millis(10_000);
-        assert!(d.phi(last) < 0.01);
-        let one_interval = d.phi(last + Duration::from_millis(500));
+        assert!(d.phi_(last) < 0.01);
+        let one_interval = d.phi_(last + Duration::from_millis(500));
         assert!((one_interval - 1.0 / core::f64::consts::LN_10).abs() < 1e-6);
         // 20 is crossed after about 46 mean intervals.
-        assert!(d.phi(last + Duration::from_secs(22)) < 20.0);
-        assert!(d.phi(last + Duration::from_secs(24)) > 20.0);
+        assert!(d.phi_(last + Duration::from_secs(22)) < 20.0);
+        assert!(d.phi_(last + Duration::from_secs(24)) > 20.0);
     }
 
     #[test]
@@ -150,7 +184,7 @@ mod tests {
         }
         assert!((d.mean.micros() - 200_000.0).abs() < 100.0, "{}", d.mean.mean);
         // Evidence twice as frequent halves the time to the same phi.
-        assert!(d.phi(now + Duration::from_secs(10)) > 20.0);
+        assert!(d.phi_(now + Duration::from_secs(10)) > 20.0);
     }
 
     #[test]
@@ -160,9 +194,9 @@ mod tests {
             d.record(Timestamp::from_millis(i * 700));
         }
         for threshold in [1.0, 8.0, 20.0] {
-            let at = d.suspect_at(threshold);
-            assert!(d.phi(at) <= threshold);
-            assert!(d.phi(at + Duration::from_millis(2)) > threshold);
+            let at = d.suspect_at(threshold, Duration::ZERO);
+            assert!(d.phi_(at) <= threshold);
+            assert!(d.phi_(at + Duration::from_millis(2)) > threshold);
         }
     }
 
@@ -170,8 +204,8 @@ mod tests {
     fn forgiving_a_local_stall_lowers_phi() {
         let mut d = PhiDetector::new(Timestamp::ZERO, Duration::from_millis(500));
         let now = Timestamp::from_millis(30_000);
-        let before = d.phi(now);
+        let before = d.phi_(now);
         d.forgive(Duration::from_secs(29), now);
-        assert!(d.phi(now) < before / 10.0);
+        assert!(d.phi_(now) < before / 10.0);
     }
 }

@@ -180,4 +180,4 @@ pub use metrics::{HostCounters, Metrics};
 pub use network::{LinkModel, NetworkModel, PartitionId};
 pub use seeds::{SEED_ENV, SEEDS_ENV, for_each_seed, hunt_seeds};
 pub use shrink::shrink;
-pub use sim::{LoggedOutput, Sim, SimBuilder};
+pub use sim::{EventFilter, LoggedOutput, Sim, SimBuilder};

@@ -49,6 +49,7 @@ impl Node {
         };
         let threshold = self.config.suspicion_threshold;
         let expiry = self.config.node_expiry;
+        let floor = self.arrivals.get();
         let mut down: Vec<Slot> = Vec::new();
         let mut expired: Vec<NodeId> = Vec::new();
         let mut next = Timestamp::from_micros(u64::MAX);
@@ -58,7 +59,7 @@ impl Node {
         for (first, peers) in slices {
             for (i, peer) in peers.iter().enumerate() {
                 match peer.status {
-                    NodeStatus::Alive if peer.detector.phi(now) > threshold => {
+                    NodeStatus::Alive if peer.detector.phi(now, floor) > threshold => {
                         down.push(first + i);
                         continue;
                     }
@@ -70,7 +71,7 @@ impl Node {
                     }
                     _ => {}
                 }
-                next = next.min(due(peer, threshold, expiry));
+                next = next.min(due(peer, threshold, floor, expiry));
             }
         }
         for slot in down {
@@ -105,16 +106,16 @@ impl Node {
     /// status changes outside the scan.
     pub(super) fn check_by(&mut self, slot: Slot) {
         let (threshold, expiry) = (self.config.suspicion_threshold, self.config.node_expiry);
-        let at = due(self.peers.at(slot).1, threshold, expiry);
+        let at = due(self.peers.at(slot).1, threshold, self.arrivals.get(), expiry);
         self.liveness_due = self.liveness_due.min(at);
     }
 }
 
 /// When `peer` may next need the liveness check: conviction if silent, or
 /// expiry once down or left.
-fn due(peer: &Peer, threshold: f64, expiry: Duration) -> Timestamp {
+fn due(peer: &Peer, threshold: f64, floor: Duration, expiry: Duration) -> Timestamp {
     match peer.status {
-        NodeStatus::Alive => peer.detector.suspect_at(threshold),
+        NodeStatus::Alive => peer.detector.suspect_at(threshold, floor),
         NodeStatus::Down | NodeStatus::Left => peer.since + expiry,
     }
 }

@@ -39,6 +39,9 @@ use names::NameWatch;
 use peers::Peers;
 use streams::{Pending, PendingJoin, PendingLeave};
 
+/// Outputs a drained queue keeps room for.
+const OUTPUTS_KEPT: usize = 64;
+
 /// One Kite node: the whole protocol, without I/O.
 ///
 /// # Driving contract
@@ -691,9 +694,15 @@ impl Node {
     /// The next thing for the driver to do; [`Output::Timeout`] once there is
     /// nothing left until that time.
     pub fn poll_output(&mut self) -> Output {
-        self.outputs
-            .pop_front()
-            .unwrap_or_else(|| Output::Timeout(self.next_timeout()))
+        if let Some(output) = self.outputs.pop_front() {
+            return output;
+        }
+        if self.outputs.capacity() > OUTPUTS_KEPT {
+            // A burst (a join's whole view, an event per node) is not kept
+            // allocated in every node of a large cluster.
+            self.outputs.shrink_to(OUTPUTS_KEPT);
+        }
+        Output::Timeout(self.next_timeout())
     }
 
     /// When [`handle_timeout`](Node::handle_timeout) should next be called.

@@ -18,7 +18,7 @@ mod views;
 
 use core::net::SocketAddr;
 use core::time::Duration;
-use kite_proto::{Config, Node, NodeId, SeededRng, Timestamp};
+use kite_proto::{Config, Event, Node, NodeId, SeededRng, Timestamp};
 
 use crate::dns::Dns;
 use crate::events::LoggedEvent;
@@ -36,6 +36,13 @@ pub use run::LoggedOutput;
 
 /// How many past events a [`Failure`] shows.
 const FAILURE_EVENTS: usize = 40;
+
+/// Which events a [`Sim`] keeps in its log ([`Sim::set_event_filter`]).
+pub type EventFilter = fn(&Event) -> bool;
+
+fn all_events(_: &Event) -> bool {
+    true
+}
 
 /// Builds a [`Sim`]: the seed, network model, node configuration and checks.
 ///
@@ -55,7 +62,7 @@ pub struct SimBuilder {
     network: NetworkModel,
     configure: Box<dyn Fn(&mut Config)>,
     invariants: InvariantConfig,
-    record_events: bool,
+    record_events: Option<EventFilter>,
     check_every: Duration,
     clock_drift: f64,
 }
@@ -100,9 +107,10 @@ impl SimBuilder {
     /// Whether to keep every event in [`Sim::events`] (default true). Large
     /// runs that only count events may turn it off to save memory.
     pub fn record_events(mut self, record: bool) -> Self {
-        self.record_events = record;
+        self.record_events = record.then_some(all_events as EventFilter);
         self
     }
+
 
     /// How often [`Sim::run_until`] evaluates its condition, in simulated
     /// time (default 100 ms).
@@ -162,7 +170,7 @@ pub struct Sim {
     actions: Vec<String>,
     metrics: Metrics,
     events: Vec<LoggedEvent>,
-    record_events: bool,
+    record_events: Option<EventFilter>,
     check_every: Duration,
     failure: Option<Failure>,
     /// Every output of every node, once [`Sim::record_outputs`] was called.
@@ -196,7 +204,7 @@ impl Sim {
             network: NetworkModel::default(),
             configure: Box::new(|_| {}),
             invariants: InvariantConfig::default(),
-            record_events: true,
+            record_events: Some(all_events),
             check_every: Duration::from_millis(100),
             clock_drift: 0.0,
         }
@@ -280,6 +288,14 @@ impl Sim {
     /// Removes and returns the event log.
     pub fn take_events(&mut self) -> Vec<LoggedEvent> {
         core::mem::take(&mut self.events)
+    }
+
+    /// From now on, keeps in [`Sim::events`] only the events `filter`
+    /// accepts (`None`: none). A large cluster's formation emits a joined
+    /// event per pair of nodes, 10^8 at N = 10,000: a run that does not need
+    /// them keeps only those it counts.
+    pub fn set_event_filter(&mut self, filter: Option<EventFilter>) {
+        self.record_events = filter;
     }
 
     /// Commands and faults applied so far, rendered with their times.

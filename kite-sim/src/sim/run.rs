@@ -489,7 +489,7 @@ impl Sim {
             return;
         };
         let checked = self.invariants.on_event(node, &event);
-        if self.record_events {
+        if self.record_events.is_some_and(|keep| keep(&event)) {
             let node = node.id().clone();
             self.events.push(LoggedEvent {
                 at: self.now,
