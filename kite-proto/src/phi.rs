@@ -182,7 +182,11 @@ mod tests {
             now = now + Duration::from_millis(200);
             d.record(now);
         }
-        assert!((d.mean.micros() - 200_000.0).abs() < 100.0, "{}", d.mean.mean);
+        assert!(
+            (d.mean.micros() - 200_000.0).abs() < 100.0,
+            "{}",
+            d.mean.mean
+        );
         // Evidence twice as frequent halves the time to the same phi.
         assert!(d.phi_(now + Duration::from_secs(10)) > 20.0);
     }

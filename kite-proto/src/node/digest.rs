@@ -19,10 +19,15 @@ const NEWS_ROUNDS: u32 = 10;
 /// A typical digest entry's length, for sharing a digest's room.
 const FRESH_ENTRY_LEN: usize = 14;
 
-/// Up to this many listable peers, a digest orders them all (news first,
-/// then the freshest evidence, then at random); above it, it draws them
-/// (see [`Recent`]), so its cost follows the packet size, not the cluster.
+/// Up to this many listable peers, or if they may all fit, a digest orders
+/// them all (news first, then the freshest evidence, then at random);
+/// otherwise it draws them (see [`Recent`]), so a datagram digest's cost
+/// follows the packet size, not the cluster.
 const ORDER_ALL_MAX: usize = 512;
+
+/// The shortest a digest entry encodes to (a one-byte id, one-byte
+/// varints): more listable peers than this allows cannot all fit.
+const SHORTEST_ENTRY_LEN: usize = 5;
 
 /// Entries kept by each list of [`Recent`]: more than a datagram lists.
 const RECENT_LEN: usize = 256;
@@ -191,7 +196,8 @@ impl Node {
             // ours not knowing them.
             complete = false;
         }
-        if self.peers.listable_count() > ORDER_ALL_MAX {
+        let peers_listed = self.peers.listable_count();
+        if peers_listed > ORDER_ALL_MAX && peers_listed * SHORTEST_ENTRY_LEN > room - used {
             return self.drawn_digest(entries, used, room, listing, recent);
         }
         let peers = &self.peers;
@@ -321,7 +327,7 @@ impl Node {
         }
         // Draws until an entry does not fit; a bounded number of times, as
         // many draws may hit nodes listed already or left out.
-        let mut draws = 4 * room / FRESH_ENTRY_LEN + 32;
+        let mut draws = 4 * (room / FRESH_ENTRY_LEN).min(self.peers.len()) + 32;
         while !full && draws > 0 {
             draws -= 1;
             let slot = rng::index(&mut *self.rng, self.peers.len());

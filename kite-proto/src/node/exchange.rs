@@ -68,14 +68,17 @@ impl Node {
         self.heartbeat = self.heartbeat.saturating_add(1);
         let room = self.datagram_room() - 1 - MAX_COUNT_LEN;
         let (live, probed) = self.round_targets(now);
+        let mut truncated = false;
         for to in live {
             let digest = self.news_digest(now, room, Listing::default());
+            truncated |= !digest.complete;
             let msg = Message::DigestRequest {
                 from: self.id.clone(),
                 digest,
             };
             self.transmit(to, &msg);
         }
+        self.count_sync_round(truncated);
         if !probed.is_empty() {
             // A down peer or an unanswered seed is most likely dead: it gets
             // only our own entry (and the ids we want), enough for a live
@@ -119,9 +122,8 @@ impl Node {
     /// Remembers the peer found there, and looks for one again (a scan of
     /// the table) at most every [`SEED_LOOKUP_ROUNDS`] rounds while none is.
     fn hears_from_seed(&mut self, now: Timestamp, seed: SocketAddr) -> bool {
-        let alive_at = |peer: &super::peers::Peer| {
-            peer.addr.get() == seed && peer.status == NodeStatus::Alive
-        };
+        let alive_at =
+            |peer: &super::peers::Peer| peer.addr.get() == seed && peer.status == NodeStatus::Alive;
         match self.seed_peers.get(&seed) {
             Some(SeedPeer::Found(id)) if self.peers.get(id).is_some_and(alive_at) => {
                 return true;
@@ -329,7 +331,13 @@ impl Node {
                     // left (so the receiver learns it) or a live one
                     // `introduce` allows, never a down or stale one.
                     (_, peer) if candidate.new && !introducible(peer, introduce) => continue,
-                    (id, peer) => (id, peer.generation, peer.addr.get(), peer.heartbeat, &peer.state),
+                    (id, peer) => (
+                        id,
+                        peer.generation,
+                        peer.addr.get(),
+                        peer.heartbeat,
+                        &peer.state,
+                    ),
                 },
                 Whom::Unknown => continue,
             };

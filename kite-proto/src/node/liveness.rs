@@ -55,7 +55,10 @@ impl Node {
         let mut next = Timestamp::from_micros(u64::MAX);
         // The slice may wrap around the end of the table.
         let wrapped = (start + count).saturating_sub(len);
-        let slices = [(start, self.peers.range(start..start + count)), (0, self.peers.range(0..wrapped))];
+        let slices = [
+            (start, self.peers.range(start..start + count)),
+            (0, self.peers.range(0..wrapped)),
+        ];
         for (first, peers) in slices {
             for (i, peer) in peers.iter().enumerate() {
                 match peer.status {
@@ -106,7 +109,12 @@ impl Node {
     /// status changes outside the scan.
     pub(super) fn check_by(&mut self, slot: Slot) {
         let (threshold, expiry) = (self.config.suspicion_threshold, self.config.node_expiry);
-        let at = due(self.peers.at(slot).1, threshold, self.arrivals.get(), expiry);
+        let at = due(
+            self.peers.at(slot).1,
+            threshold,
+            self.arrivals.get(),
+            expiry,
+        );
         self.liveness_due = self.liveness_due.min(at);
     }
 }

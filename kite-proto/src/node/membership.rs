@@ -350,6 +350,7 @@ impl Node {
                 detector: PhiDetector::new(now, self.typical_interval()),
             };
             self.peers.insert(peer);
+            self.sync.grew();
             let slot = self.peers.len() - 1;
             self.recent.changed(slot, now);
             self.check_by(slot);

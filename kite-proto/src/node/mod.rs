@@ -13,6 +13,7 @@ mod peers;
 mod rumors;
 mod security;
 mod streams;
+mod sync;
 
 use core::net::{IpAddr, SocketAddr};
 use core::time::Duration;
@@ -279,6 +280,8 @@ pub struct Node {
     liveness_due: Timestamp,
     /// Where the next liveness sweep of a large table starts.
     sweep_from: usize,
+    /// When the next full sync is due.
+    sync: sync::Sync,
     /// Peers changed or heard from lately (a large cluster's digests).
     recent: digest::Recent,
     /// The peer last found at each seed address, and when to look again
@@ -337,6 +340,7 @@ impl Node {
         };
         let key = hasher::SipKey::random(&mut *rng);
         let arrivals = IntervalMean::new(config.gossip_interval);
+        let sync = sync::Sync::new(&id);
         let mut node = Node {
             config,
             id,
@@ -347,6 +351,7 @@ impl Node {
             peers: Peers::new(key),
             liveness_due: now,
             sweep_from: 0,
+            sync,
             recent: digest::Recent::default(),
             seed_peers: BTreeMap::new(),
             forgotten: BTreeMap::new(),

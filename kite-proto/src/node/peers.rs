@@ -14,10 +14,10 @@ use crate::event::{NodeStatus, NodeView};
 use crate::id::NodeId;
 use crate::phi::PhiDetector;
 use crate::rng;
-use rand_core::RngCore;
 use crate::state::NodeState;
 use crate::time::Timestamp;
 use crate::wire::{DigestEntry, run_tag};
+use rand_core::RngCore;
 
 use super::hasher::SipKey;
 use super::owned_entries;

@@ -28,9 +28,16 @@ const JOIN_GRACE_ROUNDS: u32 = 2;
 
 /// A stream request in flight.
 pub(super) enum Pending {
-    Join { join: JoinId, target: String },
-    Push { to: SocketAddr },
+    Join {
+        join: JoinId,
+        target: String,
+    },
+    Push {
+        to: SocketAddr,
+    },
     Leave,
+    /// A full sync (see `sync.rs`).
+    Sync,
 }
 
 /// A `join` whose targets are not all done.
@@ -128,17 +135,24 @@ impl Node {
 
     /// Sends our whole state and digest to `to`, which answers with what we lack.
     fn join_request(&mut self, join: JoinId, to: SocketAddr, target: String) {
-        let room = self.frame_room() - 2 * MAX_COUNT_LEN - 1;
-        let ours = self.own_delta();
-        let digest = self.digest(room - wire_len_hint(&ours));
-        let msg = Message::JoinRequest {
-            from: self.id.clone(),
-            delta: ours,
-            digest,
-        };
+        let msg = self.whole_view();
         let id = self.request(to, &msg, Pending::Join { join, target });
         if let Some(pending) = self.joins.get_mut(&join) {
             pending.requests.insert(id);
+        }
+    }
+
+    /// Our whole local state and our digest of every node, as far as a
+    /// frame holds (all of `max_nodes` with the default limits): what a
+    /// join, and a full sync, send.
+    pub(super) fn whole_view(&mut self) -> Message {
+        let room = self.frame_room() - 2 * MAX_COUNT_LEN - 1;
+        let ours = self.own_delta();
+        let digest = self.digest(room - wire_len_hint(&ours));
+        Message::JoinRequest {
+            from: self.id.clone(),
+            delta: ours,
+            digest,
         }
     }
 
@@ -393,6 +407,13 @@ impl Node {
             }
             Pending::Push { to } => {
                 self.pushes.remove(&to);
+            }
+            Pending::Sync => {
+                self.sync.in_flight = false;
+                if let Ok(Message::JoinResponse { from, delta }) = reply {
+                    self.apply_delta(now, delta);
+                    self.heard_from(&from);
+                }
             }
             Pending::Leave => {
                 let acked = matches!(reply, Ok(Message::Ack { .. }));

@@ -224,7 +224,9 @@ pub enum Message {
         /// State the receiver lacks.
         delta: Delta,
     },
-    /// A joining node's full local state and what it knows (stream request).
+    /// A joining node's full local state and what it knows (stream request);
+    /// also what a node sends for a periodic full sync in a cluster larger
+    /// than a datagram digest lists.
     JoinRequest {
         /// The joining node.
         from: NodeId,
@@ -233,7 +235,7 @@ pub enum Message {
         /// Every node it knows.
         digest: Digest,
     },
-    /// What a joining node lacks (stream reply).
+    /// What a joining (or syncing) node lacks (stream reply).
     JoinResponse {
         /// The contacted node.
         from: NodeId,

@@ -111,7 +111,6 @@ impl SimBuilder {
         self
     }
 
-
     /// How often [`Sim::run_until`] evaluates its condition, in simulated
     /// time (default 100 ms).
     pub fn check_every(mut self, every: Duration) -> Self {
