@@ -100,8 +100,13 @@ impl NodeId {
         }
     }
 
+    /// The bytes, without the UTF-8 check of [`NodeId::as_str`] (digest
+    /// sizes and hashing read them for every entry).
     fn as_bytes(&self) -> &[u8] {
-        self.as_str().as_bytes()
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(len.get())],
+            Repr::Shared(id) => id.as_bytes(),
+        }
     }
 
     /// Length in bytes.

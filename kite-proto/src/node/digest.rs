@@ -95,7 +95,13 @@ impl Node {
     /// Encoded length of our whole digest's entries (but those in `known`),
     /// counted up to `cap`.
     pub(super) fn digest_len(&self, cap: usize, known: &[bool]) -> usize {
-        let mut total: usize = self.leading_entries().map(|e| digest_entry_len(&e)).sum();
+        let mut total = 0;
+        for entry in self.leading_entries() {
+            if total >= cap {
+                return cap;
+            }
+            total += digest_entry_len(&entry);
+        }
         for (slot, (id, peer)) in self.peers.iter().enumerate() {
             if total >= cap {
                 return cap;
@@ -184,12 +190,14 @@ impl Node {
         let mut complete = true;
         for entry in self.leading_entries() {
             let len = digest_entry_len(&entry);
-            if used + len <= room {
-                used += len;
-                entries.push(entry);
-            } else {
+            if used + len > room {
+                // The rest of the wanted ids wait for later digests (a
+                // forming cluster can want thousands).
                 complete = false;
+                break;
             }
+            used += len;
+            entries.push(entry);
         }
         if listing.known.contains(&true) {
             // The receiver must not take the absence of those it knows for
