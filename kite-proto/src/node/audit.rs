@@ -65,6 +65,7 @@ impl Node {
             footprint.state_bytes += bytes;
             footprint.log_slots += slots;
         }
+        self.peers.check_counts()?;
         if self.wanted.contains_key(&self.id) || self.forgotten.contains_key(&self.id) {
             return Err("the local id is wanted or forgotten".to_owned());
         }

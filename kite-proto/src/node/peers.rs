@@ -232,6 +232,30 @@ impl Peers {
         }
     }
 
+    /// Whether the counts kept by [`Peers::set_status`] match the table
+    /// (for `Node::audit`).
+    #[cfg(any(test, feature = "arbitrary"))]
+    pub(super) fn check_counts(&self) -> Result<(), String> {
+        let alive = self
+            .peers
+            .iter()
+            .filter(|peer| peer.status == NodeStatus::Alive)
+            .count();
+        let mut down: Vec<Slot> = (0..self.peers.len())
+            .filter(|&slot| self.peers[slot].status == NodeStatus::Down)
+            .collect();
+        let mut listed = self.down.clone();
+        listed.sort_unstable();
+        down.sort_unstable();
+        if alive != self.alive || down != listed {
+            return Err(format!(
+                "{alive} alive and down slots {down:?}, counted {} and {listed:?}",
+                self.alive
+            ));
+        }
+        Ok(())
+    }
+
     /// Up to `k` distinct alive peers, drawn uniformly. Draws slots at
     /// random while most peers are alive (a few draws, whatever the size of
     /// the table), else picks among a list of the alive ones.
@@ -416,6 +440,42 @@ mod tests {
     fn a_peer_takes_two_cache_lines() {
         assert_eq!(core::mem::size_of::<Peer>(), 128);
         assert_eq!(core::mem::offset_of!(Peer, detector), 64);
+    }
+
+    #[test]
+    fn statuses_are_counted_through_changes_and_removals() {
+        use crate::rng::SeededRng;
+        let mut rng = SeededRng::from_seed_u64(5);
+        let mut peers = Peers::new(SipKey::default());
+        for i in 0..40 {
+            peers.insert(peer(&format!("n{i}"), i));
+        }
+        let now = Timestamp::from_millis(7);
+        for slot in [3, 9, 17, 39] {
+            peers.set_status(slot, NodeStatus::Down, now);
+        }
+        peers.set_status(5, NodeStatus::Left, now);
+        assert_eq!(peers.at(3).1.since, now);
+        assert_eq!((peers.alive_count(), peers.listable_count()), (35, 36));
+        peers.check_counts().unwrap();
+        // The last peer (down, slot 39) moves into the removed slot 9.
+        assert!(peers.remove(&id("n9")).is_some());
+        peers.check_counts().unwrap();
+        peers.set_status(3, NodeStatus::Alive, now);
+        peers.check_counts().unwrap();
+        for _ in 0..100 {
+            let drawn = peers.sample_alive(&mut rng, 3);
+            assert_eq!(drawn.len(), 3);
+            assert!(
+                drawn
+                    .iter()
+                    .all(|&s| peers.at(s).1.status == NodeStatus::Alive)
+            );
+            assert!(drawn[0] != drawn[1] && drawn[1] != drawn[2] && drawn[0] != drawn[2]);
+            let down = peers.sample_down(&mut rng).unwrap();
+            assert_eq!(peers.at(down).1.status, NodeStatus::Down);
+        }
+        assert_eq!(peers.sample_alive(&mut rng, 100).len(), peers.alive_count());
     }
 
     #[test]

@@ -1,13 +1,13 @@
-//! Full syncs, as one node sees them: while its digests are truncated and
-//! its view grows, a node sends its whole digest over a stream every
-//! 30 rounds; a settled view, or one whose digest fits a datagram, never
-//! does. (Formation of large clusters with them: the kite-sim report,
-//! `docs/benchmarks.md`.)
+//! Views larger than a datagram digest, as one node sees them: its digests
+//! are drawn (news first, no node twice, within the packet), and while its
+//! view grows it sends the whole view over a stream every 30 rounds; a
+//! settled view, or one whose digest fits a datagram, never does.
+//! (Large clusters end to end: the kite-sim report, `docs/benchmarks.md`.)
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use kite_proto::wire::{self, Delta, Message, NodeDelta};
+use kite_proto::wire::{self, Delta, Message, NodeDelta, Update, UpdateKind};
 use kite_proto::{Config, Node, NodeId, Output, SeededRng, StreamError, Timestamp};
 
 fn node(max_packet_size: usize) -> Node {
@@ -114,4 +114,56 @@ fn a_view_that_fits_a_digest_is_never_synced() {
         syncs.extend(steps(&mut node, &mut now, step * 4, 40));
     }
     assert!(syncs.is_empty(), "{syncs:?}");
+}
+
+#[test]
+fn a_large_views_digest_lists_the_news_first_and_no_node_twice() {
+    let mut node = node(1400);
+    let mut now = Timestamp::ZERO;
+    steps(&mut node, &mut now, 2000, 3);
+    // Peer 1234 writes a key: its state advanced here.
+    let id = NodeId::new("peer-1234").unwrap();
+    let update = wire::encode(&Message::Delta {
+        from: id.clone(),
+        delta: Delta {
+            nodes: vec![NodeDelta {
+                id: id.clone(),
+                generation: 0,
+                addr: SocketAddr::from(([127, 0, 5, 234], 7000)),
+                heartbeat: 10_000,
+                from_version: 0,
+                updates: vec![Update {
+                    version: 1,
+                    kind: UpdateKind::Set {
+                        key: "k".into(),
+                        value: "v".into(),
+                    },
+                }],
+            }],
+        },
+    });
+    node.handle_datagram(now, "127.0.0.1:7001".parse().unwrap(), &update);
+    for _ in 0..5 {
+        now = now + Duration::from_millis(500);
+        node.handle_timeout(now);
+        while let output = node.poll_output()
+            && !matches!(output, Output::Timeout(_))
+        {
+            let Output::Transmit { payload, .. } = output else {
+                continue;
+            };
+            let Ok(Message::DigestRequest { digest, .. }) = wire::decode(&payload) else {
+                continue;
+            };
+            assert!(payload.len() <= 1400 && !digest.complete);
+            assert!(digest.entries.len() > 50, "{}", digest.entries.len());
+            let mut ids: Vec<&NodeId> = digest.entries.iter().map(|e| &e.id).collect();
+            // Our own entry, then the node whose state changed.
+            assert_eq!(ids[0].as_str(), "node-0");
+            assert_eq!(ids[1], &id);
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), digest.entries.len());
+        }
+    }
 }
