@@ -293,6 +293,18 @@ impl Sim {
     /// accepts (`None`: none). A large cluster's formation emits a joined
     /// event per pair of nodes, 10^8 at N = 10,000: a run that does not need
     /// them keeps only those it counts.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use kite_sim::Sim;
+    /// use kite_sim::proto::Event;
+    ///
+    /// let mut sim = Sim::new(1);
+    /// sim.set_event_filter(Some(|e: &Event| matches!(e, Event::NodeDown { .. })));
+    /// sim.form_cluster(3, Duration::from_secs(30))?;
+    /// assert!(sim.events().is_empty()); // the joins were not kept
+    /// # Ok::<(), kite_sim::Failure>(())
+    /// ```
     pub fn set_event_filter(&mut self, filter: Option<EventFilter>) {
         self.record_events = filter;
     }
