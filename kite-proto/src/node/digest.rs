@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use super::Node;
-use super::peers::{Peer, Slot};
+use super::peers::{Peer, Peers, Slot};
 use crate::event::NodeStatus;
 use crate::rng;
 use crate::time::Timestamp;
@@ -73,6 +73,19 @@ impl Recent {
             *word &= !(1u64 << (slot % 64));
         }
     }
+}
+
+/// The entries of a [`Recent`] list, newest first, whose peer still has
+/// the recorded time (`time_of`).
+fn newest<'a>(
+    list: &'a VecDeque<(Slot, Timestamp)>,
+    peers: &'a Peers,
+    time_of: fn(&Peer) -> Timestamp,
+) -> impl Iterator<Item = (Slot, Timestamp)> + 'a {
+    list.iter()
+        .rev()
+        .copied()
+        .filter(move |&(slot, at)| slot < peers.len() && time_of(peers.at(slot).1) == at)
 }
 
 fn push_bounded(list: &mut VecDeque<(Slot, Timestamp)>, entry: (Slot, Timestamp)) {
@@ -303,32 +316,19 @@ impl Node {
             full |= !draft.offer(self, slot, listing);
         }
         if let Some(recent) = recent {
-            let news: Vec<Slot> = self
-                .recent
-                .changed
-                .iter()
-                .rev()
+            let news: Vec<Slot> = newest(&self.recent.changed, &self.peers, |peer| peer.changed)
                 .take_while(|(_, at)| *at > recent)
-                .filter(|&&(slot, at)| {
-                    slot < self.peers.len() && self.peers.at(slot).1.changed == at
-                })
-                .map(|&(slot, _)| slot)
+                .map(|(slot, _)| slot)
                 .collect();
             for slot in news {
                 full |= !draft.offer(self, slot, listing);
             }
             let quota = room.saturating_sub(draft.used) / 2 / FRESH_ENTRY_LEN;
-            let heard: Vec<Slot> = self
-                .recent
-                .heard
-                .iter()
-                .rev()
-                .filter(|&&(slot, at)| {
-                    slot < self.peers.len() && self.peers.at(slot).1.detector.last() == at
-                })
-                .take(quota)
-                .map(|&(slot, _)| slot)
-                .collect();
+            let heard: Vec<Slot> =
+                newest(&self.recent.heard, &self.peers, |peer| peer.detector.last())
+                    .take(quota)
+                    .map(|(slot, _)| slot)
+                    .collect();
             for slot in heard {
                 full |= !draft.offer(self, slot, listing);
             }

@@ -82,7 +82,7 @@ struct Suspicion {
 }
 
 /// A node's place on the monitoring ring: the same for every node.
-fn ring(id: &NodeId) -> u64 {
+pub(super) fn ring(id: &NodeId) -> u64 {
     SipKey::default().hash_id(id)
 }
 

@@ -18,7 +18,7 @@
 //! lacks.
 
 use super::Node;
-use super::hasher::SipKey;
+use super::monitor::ring;
 use super::streams::Pending;
 
 /// Gossip rounds between a node's full syncs.
@@ -43,7 +43,7 @@ impl Sync {
     /// so that nodes started together do not all sync in the same round.
     pub(super) fn new(id: &crate::id::NodeId) -> Self {
         Sync {
-            rounds: (SipKey::default().hash_id(id) % u64::from(SYNC_ROUNDS)) as u32,
+            rounds: (ring(id) % u64::from(SYNC_ROUNDS)) as u32,
             active: 0,
             in_flight: false,
         }
