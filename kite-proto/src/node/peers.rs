@@ -152,14 +152,27 @@ impl Peers {
     }
 
     /// Where each of `ids` is, if tracked: [`Peers::slot`] for many ids at
-    /// once. Hashing and probing all of them first, then checking the ids
-    /// in the peers, lets the memory reads of different ids overlap instead
-    /// of each waiting for the previous one.
+    /// once. In passes, each of whose memory reads do not depend on one
+    /// another, so that the CPU issues them together instead of each
+    /// waiting for the previous one (a digest names peers all over a large
+    /// table, and each read misses the caches): hash every id; read the
+    /// first bucket of each; finish the probes (mostly in those buckets);
+    /// check the ids in the peers.
     pub(super) fn slots<'a>(
         &self,
         ids: impl Iterator<Item = &'a NodeId> + Clone,
     ) -> Vec<Option<Slot>> {
-        let guesses: Vec<Option<Slot>> = ids.clone().map(|id| self.index.guess(id)).collect();
+        let hashes: Vec<u32> = ids.clone().map(|id| self.index.hash(id)).collect();
+        let firsts: Vec<(u32, u32)> = hashes.iter().map(|&h| self.index.first(h)).collect();
+        let guesses: Vec<Option<Slot>> = hashes
+            .iter()
+            .zip(firsts)
+            .map(|(&hash, first)| match first {
+                (_, 0) => None,
+                (h, slot) if h == hash => Some(slot as usize - 1),
+                _ => self.index.guess(hash),
+            })
+            .collect();
         ids.zip(guesses)
             .map(|(id, guess)| match guess {
                 Some(slot) if self.peers[slot].id == *id => Some(slot),
@@ -342,27 +355,36 @@ struct Index {
 impl Index {
     /// The bucket and slot of `id`.
     fn find(&self, id: &NodeId, peers: &[Peer]) -> Option<(usize, Slot)> {
-        self.probe(id, |slot| peers[slot].id == *id)
+        self.probe(self.hash(id), |slot| peers[slot].id == *id)
     }
 
-    /// The slot of the first bucket holding `id`'s hash: `id`'s slot
-    /// unless another id has the same 32-bit hash. `None`: not tracked.
-    fn guess(&self, id: &NodeId) -> Option<Slot> {
-        self.probe(id, |_| true).map(|(_, slot)| slot)
+    /// The slot of the first bucket holding `hash`: the slot of the id
+    /// with that hash unless another id has the same 32-bit hash. `None`:
+    /// not tracked.
+    fn guess(&self, hash: u32) -> Option<Slot> {
+        self.probe(hash, |_| true).map(|(_, slot)| slot)
     }
 
     fn hash(&self, id: &NodeId) -> u32 {
         (self.key.hash_id(id) >> 32) as u32
     }
 
-    /// The first bucket from `id`'s hash on that holds the same hash and a
-    /// slot `accept`ed, with that slot; `None` at the first empty bucket.
-    fn probe(&self, id: &NodeId, accept: impl Fn(Slot) -> bool) -> Option<(usize, Slot)> {
+    /// The bucket where probing for `hash` starts (empty if there are no
+    /// buckets).
+    fn first(&self, hash: u32) -> (u32, u32) {
+        if self.buckets.is_empty() {
+            return (0, 0);
+        }
+        self.buckets[hash as usize & (self.buckets.len() - 1)]
+    }
+
+    /// The first bucket from `hash`'s on that holds `hash` and a slot
+    /// `accept`ed, with that slot; `None` at the first empty bucket.
+    fn probe(&self, hash: u32, accept: impl Fn(Slot) -> bool) -> Option<(usize, Slot)> {
         if self.buckets.is_empty() {
             return None;
         }
         let mask = self.buckets.len() - 1;
-        let hash = self.hash(id);
         let mut bucket = hash as usize & mask;
         loop {
             match self.buckets[bucket] {
