@@ -232,9 +232,10 @@ impl Node {
     /// we lack, to be asked for in our next digests. Returns whom each entry
     /// names, for answering the digest without looking the ids up again.
     pub(super) fn observe_digest(&mut self, now: Timestamp, digest: &Digest) -> Vec<Whom> {
-        // Three passes, so that the memory reads of one pass do not wait on
+        // In passes, so that the memory reads of one pass do not wait on
         // one another (a large digest names peers all over the table): look
-        // every id up, read every named peer's heartbeat, then act.
+        // every id up, read every named peer's heartbeat, read ahead the
+        // detectors to update, then act.
         let slots = self
             .peers
             .slots(digest.entries.iter().map(|entry| &entry.id));
@@ -258,6 +259,17 @@ impl Node {
                 Whom::Local | Whom::Unknown => (0, u64::MAX),
             })
             .collect();
+        // The detectors (a peer's second cache line) of the peers whose
+        // heartbeat advanced, read ahead in a pass of their own, so that
+        // observing them below does not wait on one miss after another.
+        for ((entry, named), &(run, heartbeat)) in digest.entries.iter().zip(&whom).zip(&seen) {
+            if let Whom::Peer(slot) = *named
+                && entry.run == run
+                && entry.heartbeat > heartbeat
+            {
+                self.peers.read_ahead(slot);
+            }
+        }
         for ((entry, named), (run, heartbeat)) in digest.entries.iter().zip(&whom).zip(seen) {
             match *named {
                 // The heartbeat of another run is no evidence for ours (the

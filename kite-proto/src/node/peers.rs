@@ -183,6 +183,15 @@ impl Peers {
             .collect()
     }
 
+    /// Reads the detector of the peer in `slot` (its second cache line)
+    /// and drops it: for a caller about to update many peers at random
+    /// slots, so that their reads overlap instead of each update waiting on
+    /// its own (`black_box` keeps the read from being optimized away;
+    /// nothing depends on it).
+    pub(super) fn read_ahead(&self, slot: Slot) {
+        core::hint::black_box(self.peers[slot].detector.last());
+    }
+
     pub(super) fn contains_key(&self, id: &NodeId) -> bool {
         self.slot(id).is_some()
     }
