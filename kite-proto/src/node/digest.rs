@@ -38,14 +38,16 @@ const RECENT_LEN: usize = 256;
 
 /// The peers whose state changed here, and those whose heartbeat advanced,
 /// most recently (newest last): what a large cluster's digest lists first,
-/// found without scanning the table. An entry is a slot and the time it
-/// was recorded, and counts only while the peer in that slot still has that
-/// time (a later change, or a removal that moved another peer into the slot,
-/// voids it).
+/// found without scanning the table. An entry is a slot and a mark, and
+/// counts only while the peer in that slot still has that mark (a later
+/// change, or a removal that moved another peer into the slot, voids it):
+/// the time of the change for `changed`, the heartbeat for `heard`, which
+/// lies in the peer's first cache line with what its digest entry reads,
+/// so checking a fresh peer and listing it read one line, not two.
 #[derive(Debug, Default)]
 pub(super) struct Recent {
-    changed: VecDeque<(Slot, Timestamp)>,
-    heard: VecDeque<(Slot, Timestamp)>,
+    changed: VecDeque<(Slot, u64)>,
+    heard: VecDeque<(Slot, u64)>,
     /// One bit per slot: listed in the digest being built (cleared after).
     listed: Vec<u64>,
 }
@@ -53,12 +55,12 @@ pub(super) struct Recent {
 impl Recent {
     /// The state of the peer in `slot` advanced at `now`.
     pub(super) fn changed(&mut self, slot: Slot, now: Timestamp) {
-        push_bounded(&mut self.changed, (slot, now));
+        push_bounded(&mut self.changed, (slot, now.as_micros()));
     }
 
-    /// A newer heartbeat of the peer in `slot` arrived at `now`.
-    pub(super) fn heard(&mut self, slot: Slot, now: Timestamp) {
-        push_bounded(&mut self.heard, (slot, now));
+    /// The peer in `slot` reached `heartbeat`, a newer one than it had.
+    pub(super) fn heard(&mut self, slot: Slot, heartbeat: u64) {
+        push_bounded(&mut self.heard, (slot, heartbeat));
     }
 
     /// Marks `slot` listed; false if it already was.
@@ -80,19 +82,19 @@ impl Recent {
 }
 
 /// The entries of a [`Recent`] list, newest first, whose peer still has
-/// the recorded time (`time_of`).
+/// the recorded mark (`mark_of`).
 fn newest<'a>(
-    list: &'a VecDeque<(Slot, Timestamp)>,
+    list: &'a VecDeque<(Slot, u64)>,
     peers: &'a Peers,
-    time_of: fn(&Peer) -> Timestamp,
-) -> impl Iterator<Item = (Slot, Timestamp)> + 'a {
+    mark_of: fn(&Peer) -> u64,
+) -> impl Iterator<Item = (Slot, u64)> + 'a {
     list.iter()
         .rev()
         .copied()
-        .filter(move |&(slot, at)| slot < peers.len() && time_of(peers.at(slot).1) == at)
+        .filter(move |&(slot, mark)| slot < peers.len() && mark_of(peers.at(slot).1) == mark)
 }
 
-fn push_bounded(list: &mut VecDeque<(Slot, Timestamp)>, entry: (Slot, Timestamp)) {
+fn push_bounded(list: &mut VecDeque<(Slot, u64)>, entry: (Slot, u64)) {
     if list.len() == RECENT_LEN {
         list.pop_front();
     }
@@ -203,7 +205,11 @@ impl Node {
             };
         }
         let mut used = 0;
-        let mut entries = Vec::new();
+        // At most what fits or what there is, so the entries are not moved
+        // as they grow.
+        let mut entries = Vec::with_capacity(
+            (room / FRESH_ENTRY_LEN).min(1 + self.wanted.len() + self.peers.len()),
+        );
         let mut complete = true;
         for entry in self.leading_entries() {
             let len = digest_entry_len(&entry);
@@ -320,19 +326,20 @@ impl Node {
             full |= !draft.offer(self, slot, listing);
         }
         if let Some(recent) = recent {
-            let news: Vec<Slot> = newest(&self.recent.changed, &self.peers, |peer| peer.changed)
-                .take_while(|(_, at)| *at > recent)
-                .map(|(slot, _)| slot)
-                .collect();
+            let news: Vec<Slot> = newest(&self.recent.changed, &self.peers, |peer| {
+                peer.changed.as_micros()
+            })
+            .take_while(|&(_, at)| at > recent.as_micros())
+            .map(|(slot, _)| slot)
+            .collect();
             for slot in listable_of(&self.peers, news) {
                 full |= !draft.offer(self, slot, listing);
             }
             let quota = room.saturating_sub(draft.used) / 2 / FRESH_ENTRY_LEN;
-            let heard: Vec<Slot> =
-                newest(&self.recent.heard, &self.peers, |peer| peer.detector.last())
-                    .take(quota)
-                    .map(|(slot, _)| slot)
-                    .collect();
+            let heard: Vec<Slot> = newest(&self.recent.heard, &self.peers, |peer| peer.heartbeat)
+                .take(quota)
+                .map(|(slot, _)| slot)
+                .collect();
             for slot in listable_of(&self.peers, heard) {
                 full |= !draft.offer(self, slot, listing);
             }

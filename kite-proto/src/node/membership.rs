@@ -187,7 +187,7 @@ impl Node {
             NodeStatus::Alive => {
                 if let Some(interval) = peer.detector.record(now) {
                     self.arrivals.add(interval);
-                    self.recent.heard(slot, now);
+                    self.recent.heard(slot, heartbeat);
                 }
             }
             NodeStatus::Down if convicted => {}
