@@ -39,11 +39,13 @@ const RECENT_LEN: usize = 256;
 /// The peers whose state changed here, and those whose heartbeat advanced,
 /// most recently (newest last): what a large cluster's digest lists first,
 /// found without scanning the table. An entry is a slot and a mark, and
-/// counts only while the peer in that slot still has that mark (a later
-/// change, or a removal that moved another peer into the slot, voids it):
-/// the time of the change for `changed`, the heartbeat for `heard`, which
-/// lies in the peer's first cache line with what its digest entry reads,
-/// so checking a fresh peer and listing it read one line, not two.
+/// counts only while the peer in that slot still has that mark: the time
+/// of the change for `changed`, the heartbeat for `heard`, which lies in
+/// the peer's first cache line with what its digest entry reads, so
+/// checking a fresh peer and listing it read one line, not two. A later
+/// change voids an entry; so does a removal that moved another peer into
+/// the slot, unless that peer has the same heartbeat, which only lists it
+/// early once.
 #[derive(Debug, Default)]
 pub(super) struct Recent {
     changed: VecDeque<(Slot, u64)>,
