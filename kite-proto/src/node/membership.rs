@@ -234,8 +234,8 @@ impl Node {
     pub(super) fn observe_digest(&mut self, now: Timestamp, digest: &Digest) -> Vec<Whom> {
         // In passes, so that the memory reads of one pass do not wait on
         // one another (a large digest names peers all over the table): look
-        // every id up, read every named peer's heartbeat, read ahead the
-        // detectors to update, then act.
+        // every id up, compare every named peer's run and heartbeat, read
+        // ahead the detectors to update, then act.
         let slots = self
             .peers
             .slots(digest.entries.iter().map(|entry| &entry.id));
@@ -249,32 +249,32 @@ impl Node {
                 None => Whom::Unknown,
             })
             .collect();
-        let seen: Vec<(u16, u64)> = whom
+        // Whether each entry is newer evidence of the run we hold. The
+        // heartbeat of another run is no evidence for ours (the exchange
+        // swaps the runs' states, which settle it).
+        let advanced: Vec<bool> = digest
+            .entries
             .iter()
-            .map(|named| match *named {
+            .zip(&whom)
+            .map(|(entry, named)| match *named {
                 Whom::Peer(slot) => {
                     let peer = self.peers.at(slot).1;
-                    (run_tag(peer.generation), peer.heartbeat)
+                    entry.run == run_tag(peer.generation) && entry.heartbeat > peer.heartbeat
                 }
-                Whom::Local | Whom::Unknown => (0, u64::MAX),
+                Whom::Local | Whom::Unknown => false,
             })
             .collect();
-        // The detectors (a peer's second cache line) of the peers whose
-        // heartbeat advanced, read ahead in a pass of their own, so that
-        // observing them below does not wait on one miss after another.
-        for ((entry, named), &(run, heartbeat)) in digest.entries.iter().zip(&whom).zip(&seen) {
-            if let Whom::Peer(slot) = *named
-                && entry.run == run
-                && entry.heartbeat > heartbeat
-            {
+        // The detectors (a peer's second cache line) of the advanced peers,
+        // read ahead in a pass of their own, so that observing them below
+        // does not wait on one miss after another.
+        for (named, &advanced) in whom.iter().zip(&advanced) {
+            if let (Whom::Peer(slot), true) = (*named, advanced) {
                 self.peers.read_ahead(slot);
             }
         }
-        for ((entry, named), (run, heartbeat)) in digest.entries.iter().zip(&whom).zip(seen) {
+        for ((entry, named), advanced) in digest.entries.iter().zip(&whom).zip(advanced) {
             match *named {
-                // The heartbeat of another run is no evidence for ours (the
-                // exchange swaps the runs' states, which settle it).
-                Whom::Peer(slot) if entry.run == run && entry.heartbeat > heartbeat => {
+                Whom::Peer(slot) if advanced => {
                     self.observe_heartbeat_at(now, slot, entry.heartbeat);
                 }
                 Whom::Unknown => {

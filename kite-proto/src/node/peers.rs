@@ -155,24 +155,18 @@ impl Peers {
     /// once. In passes, each of whose memory reads do not depend on one
     /// another, so that the CPU issues them together instead of each
     /// waiting for the previous one (a digest names peers all over a large
-    /// table, and each read misses the caches): hash every id; read the
-    /// first bucket of each; finish the probes (mostly in those buckets);
+    /// table, and each read misses the caches): hash every id; read ahead
+    /// the bucket where each probe starts; probe (mostly in those buckets);
     /// check the ids in the peers.
     pub(super) fn slots<'a>(
         &self,
         ids: impl Iterator<Item = &'a NodeId> + Clone,
     ) -> Vec<Option<Slot>> {
         let hashes: Vec<u32> = ids.clone().map(|id| self.index.hash(id)).collect();
-        let firsts: Vec<(u32, u32)> = hashes.iter().map(|&h| self.index.first(h)).collect();
-        let guesses: Vec<Option<Slot>> = hashes
-            .iter()
-            .zip(firsts)
-            .map(|(&hash, first)| match first {
-                (_, 0) => None,
-                (h, slot) if h == hash => Some(slot as usize - 1),
-                _ => self.index.guess(hash),
-            })
-            .collect();
+        for &hash in &hashes {
+            self.index.read_ahead(hash);
+        }
+        let guesses: Vec<Option<Slot>> = hashes.iter().map(|&h| self.index.guess(h)).collect();
         ids.zip(guesses)
             .map(|(id, guess)| match guess {
                 Some(slot) if self.peers[slot].id == *id => Some(slot),
@@ -380,13 +374,12 @@ impl Index {
         (self.key.hash_id(id) >> 32) as u32
     }
 
-    /// The bucket where probing for `hash` starts (empty if there are no
-    /// buckets).
-    fn first(&self, hash: u32) -> (u32, u32) {
-        if self.buckets.is_empty() {
-            return (0, 0);
+    /// Reads the bucket where probing for `hash` starts and drops it (see
+    /// [`Peers::read_ahead`]).
+    fn read_ahead(&self, hash: u32) {
+        if !self.buckets.is_empty() {
+            core::hint::black_box(self.buckets[hash as usize & (self.buckets.len() - 1)]);
         }
-        self.buckets[hash as usize & (self.buckets.len() - 1)]
     }
 
     /// The first bucket from `hash`'s on that holds `hash` and a slot
