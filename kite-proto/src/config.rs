@@ -27,6 +27,12 @@ pub const LEAVE_FANOUT: usize = 3;
 /// and read.
 pub const DEFAULT_STREAM_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The longest `node_expiry`: 24 days. A node keeps its peers' times in
+/// 32-bit milliseconds, which tell ages apart up to 24.8 days.
+pub const MAX_NODE_EXPIRY: Duration = Duration::from_secs(24 * 24 * 3600);
+
+const _: () = assert!(MAX_NODE_EXPIRY.as_millis() < crate::time::Millis::MAX_AGE.as_millis());
+
 /// How the core behaves. `Config::new(addr)` gives the documented defaults.
 ///
 /// ```
@@ -85,7 +91,7 @@ pub struct Config {
     pub compact_threshold: usize,
     /// How long a left or down node is kept before it is removed (and how long
     /// a removed id is remembered so stale gossip cannot bring it back).
-    /// Default 5 minutes.
+    /// Default 5 minutes, at most [`MAX_NODE_EXPIRY`].
     pub node_expiry: Duration,
     /// How often joined domain names are resolved again. Default 30 s.
     pub dns_refresh_interval: Duration,
@@ -130,8 +136,10 @@ impl Config {
     /// Checks that the options can work together: `max_packet_size` within
     /// [`MIN_PACKET_SIZE`]`..=`[`MAX_PACKET_SIZE`]; `gossip_interval` above
     /// zero and at most an hour; `stream_timeout` above zero and at most a
-    /// year; `node_expiry` and `dns_refresh_interval` at least a millisecond
-    /// and at most a year; a fanout and a compaction
+    /// year; `node_expiry` at least a millisecond and at most 24 days (a
+    /// node keeps its peers' times in 32-bit milliseconds, see
+    /// `docs/design.md`, "Memory"); `dns_refresh_interval` at least a
+    /// millisecond and at most a year; a fanout and a compaction
     /// threshold of at least 1; a finite positive suspicion threshold;
     /// consistent [`Limits`]; and a valid [`Security`] (a label within
     /// [`MAX_LABEL_LEN`](crate::security::MAX_LABEL_LEN), a key for a mode
@@ -162,8 +170,8 @@ impl Config {
                 "node_expiry",
                 self.node_expiry,
                 Duration::from_millis(1),
-                YEAR,
-                "[1 ms, 1 year]",
+                MAX_NODE_EXPIRY,
+                "[1 ms, 24 days]",
             ),
             (
                 "dns_refresh_interval",
@@ -206,7 +214,8 @@ impl Default for Config {
     }
 }
 
-/// The largest `max_nodes` accepted (peer tables index slots in 32 bits).
+/// The largest `max_nodes` accepted (a peer table's index keeps slots in 24
+/// bits).
 const MAX_MAX_NODES: usize = 1 << 24;
 
 /// Size limits, enforced on local writes (with a typed error) and on remote

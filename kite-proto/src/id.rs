@@ -34,16 +34,20 @@ const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// # Ok::<(), kite_proto::NodeIdError>(())
 /// ```
 ///
-/// Ids of up to 23 bytes (random ids, most host and pod names) are stored
-/// inline, longer ones once on the heap and shared by clones, so an id is
-/// 24 bytes: cheap to decode, clone and compare, and small in a peer table
-/// of thousands (the protocol handles one per digest entry).
+/// Ids of up to 15 bytes (random ids, most host names) are stored inline,
+/// longer ones once on the heap and shared by clones, so an id is 16
+/// bytes: cheap to decode, clone and compare, and small in a peer table of
+/// thousands (the protocol handles one per digest entry; a node of a
+/// 10,000-node cluster keeps 10,000).
 #[derive(Clone)]
 pub struct NodeId(Repr);
 
 /// The longest id stored inline.
-const INLINE_LEN: usize = 23;
+const INLINE_LEN: usize = 15;
 
+/// Sixteen bytes: the inline variant's zero-free length leaves a niche
+/// for the shared one's tag, and a pointer to a fixed-size block is thin
+/// (an `Arc<str>` would be two words and make the id 24 bytes).
 #[derive(Clone)]
 enum Repr {
     /// `len` bytes, then zeros.
@@ -51,7 +55,13 @@ enum Repr {
         len: NonZeroU8,
         bytes: [u8; INLINE_LEN],
     },
-    Shared(Arc<str>),
+    Shared(Arc<LongId>),
+}
+
+/// An id longer than [`INLINE_LEN`]: one allocation, whatever its length.
+struct LongId {
+    len: u8,
+    bytes: [u8; MAX_NODE_ID_LEN],
 }
 
 impl NodeId {
@@ -75,7 +85,12 @@ impl NodeId {
                 bytes[..id.len()].copy_from_slice(id.as_bytes());
                 NodeId(Repr::Inline { len, bytes })
             }
-            _ => NodeId(Repr::Shared(Arc::from(id))),
+            _ => {
+                let mut bytes = [0; MAX_NODE_ID_LEN];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                let len = id.len() as u8;
+                NodeId(Repr::Shared(Arc::new(LongId { len, bytes })))
+            }
         }
     }
 
@@ -96,7 +111,7 @@ impl NodeId {
             Repr::Inline { len, bytes } => {
                 core::str::from_utf8(&bytes[..usize::from(len.get())]).unwrap_or_default()
             }
-            Repr::Shared(id) => id,
+            Repr::Shared(id) => core::str::from_utf8(id.get()).unwrap_or_default(),
         }
     }
 
@@ -105,7 +120,7 @@ impl NodeId {
     fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, bytes } => &bytes[..usize::from(len.get())],
-            Repr::Shared(id) => id.as_bytes(),
+            Repr::Shared(id) => id.get(),
         }
     }
 
@@ -122,6 +137,12 @@ impl NodeId {
             word[..chunk.len()].copy_from_slice(chunk);
             u64::from_le_bytes(word)
         })
+    }
+}
+
+impl LongId {
+    fn get(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
@@ -253,11 +274,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn short_and_long_ids_behave_alike_in_24_bytes() {
-        assert_eq!(core::mem::size_of::<NodeId>(), 24);
+    fn short_and_long_ids_behave_alike_in_16_bytes() {
+        assert_eq!(core::mem::size_of::<NodeId>(), 16);
         let short = "a".repeat(INLINE_LEN);
         let long = "b".repeat(MAX_NODE_ID_LEN);
-        for s in [short.as_str(), long.as_str(), "é-node", "n1"] {
+        let just_long = "c".repeat(INLINE_LEN + 1);
+        for s in [short.as_str(), long.as_str(), &just_long, "é-node", "n1"] {
             let id = NodeId::new(s).unwrap();
             assert_eq!(id.as_str(), s);
             assert_eq!(id.byte_len(), s.len());

@@ -79,8 +79,8 @@ mod time;
 pub mod wire;
 
 pub use config::{
-    Config, DEFAULT_STREAM_TIMEOUT, ENTRY_OVERHEAD, LEAVE_FANOUT, Limits, MAX_PACKET_SIZE,
-    MIN_PACKET_SIZE,
+    Config, DEFAULT_STREAM_TIMEOUT, ENTRY_OVERHEAD, LEAVE_FANOUT, Limits, MAX_NODE_EXPIRY,
+    MAX_PACKET_SIZE, MIN_PACKET_SIZE,
 };
 pub use error::{
     ConfigError, DecodeError, JoinError, JoinFailure, KeyError, LeaveError, LocalStateError,

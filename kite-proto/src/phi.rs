@@ -12,11 +12,11 @@
 
 use core::time::Duration;
 
-use crate::time::Timestamp;
+use crate::time::{Millis, Timestamp};
 
 /// How many intervals the mean is taken over (the weight of a new one is
 /// `1 / WINDOW` once that many arrived).
-const WINDOW: u16 = 100;
+const WINDOW: u8 = 100;
 
 /// The smallest mean interval used, so a burst of evidence cannot make the
 /// detector hair-triggered.
@@ -27,10 +27,10 @@ const MIN_MEAN_MICROS: f64 = 1_000.0;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct IntervalMean {
     /// In microseconds; single precision (24 bits of mantissa resolve a
-    /// microsecond up to 16 s) keeps a peer's detector at 16 bytes.
+    /// microsecond up to 16 s) keeps a peer's detector at 12 bytes.
     mean: f32,
     /// Intervals in `mean` (the prior included), up to `WINDOW`.
-    samples: u16,
+    samples: u8,
 }
 
 impl IntervalMean {
@@ -58,10 +58,13 @@ impl IntervalMean {
     }
 }
 
-/// Arrival history of one node's liveness evidence.
+/// Arrival history of one node's liveness evidence, in 12 bytes: the last
+/// arrival to the millisecond (see [`Millis`]: silences are measured up to
+/// 24.8 days, far beyond any conviction at a valid threshold and interval)
+/// and the mean interval.
 #[derive(Clone, Debug)]
 pub(crate) struct PhiDetector {
-    last: Timestamp,
+    last: Millis,
     mean: IntervalMean,
 }
 
@@ -70,26 +73,27 @@ impl PhiDetector {
     /// interval of `prior` until real samples arrive.
     pub(crate) fn new(now: Timestamp, prior: Duration) -> Self {
         PhiDetector {
-            last: now,
+            last: Millis::of(now),
             mean: IntervalMean::new(prior),
         }
     }
 
     /// Records fresh evidence at `now`; returns the interval since the
-    /// previous evidence, in microseconds.
+    /// previous evidence, in microseconds (none for evidence within the
+    /// same millisecond).
     pub(crate) fn record(&mut self, now: Timestamp) -> Option<f64> {
-        let interval = now.saturating_since(self.last).as_micros() as f64;
+        let interval = self.last.age(now).as_micros() as f64;
         if interval == 0.0 {
             return None;
         }
-        self.last = now;
+        self.last = Millis::of(now);
         self.mean.add(interval);
         Some(interval)
     }
 
-    /// When the last fresh evidence arrived.
-    pub(crate) fn last(&self) -> Timestamp {
-        self.last
+    /// How long ago the last fresh evidence arrived.
+    pub(crate) fn silence(&self, now: Timestamp) -> Duration {
+        self.last.age(now)
     }
 
     /// The suspicion level at `now`, taking the mean interval as at least
@@ -101,7 +105,7 @@ impl PhiDetector {
     /// per sample, lags that drop by as many samples as it takes; the
     /// typical interval, fed by every peer, does not.
     pub(crate) fn phi(&self, now: Timestamp, floor: Duration) -> f64 {
-        let elapsed = now.saturating_since(self.last).as_micros() as f64;
+        let elapsed = self.silence(now).as_micros() as f64;
         elapsed / (self.mean_micros(floor) * core::f64::consts::LN_10)
     }
 
@@ -114,19 +118,19 @@ impl PhiDetector {
 
     /// No earlier than when `phi` (with the same `floor`) exceeds
     /// `threshold` if no evidence arrives (a millisecond early, against
-    /// rounding).
-    pub(crate) fn suspect_at(&self, threshold: f64, floor: Duration) -> Timestamp {
+    /// rounding), as seen at `now`.
+    pub(crate) fn suspect_at(&self, threshold: f64, floor: Duration, now: Timestamp) -> Timestamp {
         let micros = threshold * self.mean_micros(floor) * core::f64::consts::LN_10;
         // `as` saturates (and maps NaN to 0): never a panic.
         let after = (micros as u64).saturating_sub(1_000);
-        Timestamp::from_micros(self.last.as_micros().saturating_add(after))
+        Timestamp::from_micros(self.last.at(now).as_micros().saturating_add(after))
     }
 
     /// Forgives a gap that was the local node's own stall: evidence that
     /// could not be processed while this node was paused is not held against
     /// the peer.
     pub(crate) fn forgive(&mut self, stall: Duration, now: Timestamp) {
-        self.last = (self.last + stall).min(now);
+        self.last = Millis::of(now - self.silence(now).saturating_sub(stall));
     }
 }
 
@@ -149,7 +153,7 @@ mod tests {
         let now = Timestamp::from_millis(5_000 + 20_000);
         assert!(d.phi(now, Duration::ZERO) > 20.0);
         assert!(d.phi(now, Duration::from_secs(2)) < 5.0);
-        let at = d.suspect_at(20.0, Duration::from_secs(2));
+        let at = d.suspect_at(20.0, Duration::from_secs(2), now);
         assert!(d.phi(at, Duration::from_secs(2)) <= 20.0);
     }
 
@@ -198,7 +202,7 @@ mod tests {
             d.record(Timestamp::from_millis(i * 700));
         }
         for threshold in [1.0, 8.0, 20.0] {
-            let at = d.suspect_at(threshold, Duration::ZERO);
+            let at = d.suspect_at(threshold, Duration::ZERO, Timestamp::from_millis(21_000));
             assert!(d.phi_(at) <= threshold);
             assert!(d.phi_(at + Duration::from_millis(2)) > threshold);
         }

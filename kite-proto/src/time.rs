@@ -73,3 +73,60 @@ impl Sub<Duration> for Timestamp {
         Timestamp(self.0.saturating_sub(micros))
     }
 }
+
+/// A time kept in 32 bits, for the times a node keeps of every peer: the
+/// low 32 bits of a [`Timestamp`]'s milliseconds, compared with the present
+/// in serial-number arithmetic (RFC 1982), so it needs no epoch and keeps
+/// working however long the node runs. Ages are exact to the millisecond up
+/// to [`Millis::MAX_AGE`] (24.8 days), which is why `node_expiry` is at most
+/// 24 days. Half the size of a `Timestamp`, which matters times three in a
+/// peer table of thousands (`docs/design.md`, "Memory").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Millis(u32);
+
+impl Millis {
+    /// The longest age told apart: 2^31 ms, about 24.8 days.
+    pub(crate) const MAX_AGE: Duration = Duration::from_millis(1 << 31);
+
+    /// `t`, to the millisecond.
+    pub(crate) fn of(t: Timestamp) -> Self {
+        Millis((t.as_micros() / 1_000) as u32)
+    }
+
+    /// How long before `now` this was, to the millisecond, if no more than
+    /// [`Millis::MAX_AGE`] (a time that reads as later than `now` is zero).
+    pub(crate) fn age(self, now: Timestamp) -> Duration {
+        let millis = Millis::of(now).0.wrapping_sub(self.0);
+        if millis >= 1 << 31 {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(u64::from(millis))
+        }
+    }
+
+    /// This time as a `Timestamp`, given `now`.
+    pub(crate) fn at(self, now: Timestamp) -> Timestamp {
+        now - self.age(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_tell_ages_across_the_wrap() {
+        let start = Timestamp::from_millis(u64::from(u32::MAX) - 5);
+        let t = Millis::of(start);
+        let later = start + Duration::from_millis(1_000);
+        assert_eq!(t.age(later), Duration::from_millis(1_000));
+        assert_eq!(t.at(later), start);
+        assert_eq!(t.age(start - Duration::from_millis(3)), Duration::ZERO);
+        let oldest = start + Millis::MAX_AGE - Duration::from_millis(1);
+        assert_eq!(t.age(oldest), Millis::MAX_AGE - Duration::from_millis(1));
+        assert_eq!(
+            Millis::of(Timestamp::from_micros(1_999)).age(Timestamp::from_micros(2_000)),
+            Duration::from_millis(1)
+        );
+    }
+}

@@ -8,7 +8,7 @@ use super::Node;
 use super::peers::{Peer, Peers, Slot};
 use crate::event::NodeStatus;
 use crate::rng;
-use crate::time::Timestamp;
+use crate::time::{Millis, Timestamp};
 use crate::wire::size::digest_entry_len;
 use crate::wire::{Digest, DigestEntry, run_tag};
 
@@ -35,6 +35,14 @@ const DRAW_BATCH: usize = 16;
 
 /// Entries kept by each list of [`Recent`]: more than a datagram lists.
 const RECENT_LEN: usize = 256;
+
+/// What a digest lists early as news: peers whose state changed here after
+/// `since`, as seen at `now`.
+#[derive(Clone, Copy)]
+struct News {
+    now: Timestamp,
+    since: Timestamp,
+}
 
 /// The peers whose state changed here, and those whose heartbeat advanced,
 /// most recently (newest last): what a large cluster's digest lists first,
@@ -84,16 +92,16 @@ impl Recent {
 }
 
 /// The entries of a [`Recent`] list, newest first, whose peer still has
-/// the recorded mark (`mark_of`).
+/// the recorded mark (`has_mark`).
 fn newest<'a>(
     list: &'a VecDeque<(Slot, u64)>,
     peers: &'a Peers,
-    mark_of: fn(&Peer) -> u64,
+    has_mark: fn(&Peers, Slot, u64) -> bool,
 ) -> impl Iterator<Item = (Slot, u64)> + 'a {
     list.iter()
         .rev()
         .copied()
-        .filter(move |&(slot, mark)| slot < peers.len() && mark_of(peers.at(slot).1) == mark)
+        .filter(move |&(slot, mark)| slot < peers.len() && has_mark(peers, slot, mark))
 }
 
 fn push_bounded(list: &mut VecDeque<(Slot, u64)>, entry: (Slot, u64)) {
@@ -185,8 +193,8 @@ impl Node {
         room: usize,
         listing: Listing<'_>,
     ) -> Digest {
-        let recent = now - self.config.gossip_interval * NEWS_ROUNDS;
-        self.digest_listing(room, &listing, Some(recent))
+        let since = now - self.config.gossip_interval * NEWS_ROUNDS;
+        self.digest_listing(room, &listing, Some(News { now, since }))
     }
 
     /// The digest: leading entries, then `listing.first`, then nodes changed
@@ -195,7 +203,7 @@ impl Node {
         &mut self,
         room: usize,
         listing: &Listing<'_>,
-        recent: Option<Timestamp>,
+        recent: Option<News>,
     ) -> Digest {
         if self.local.is_left() {
             // No longer a member: its views of others are frozen and stale,
@@ -266,13 +274,14 @@ impl Node {
         }
         if let Some(recent) = recent {
             let news = front;
+            let changed = |slot: Slot| peers.info(slot).changed.at(recent.now);
             for i in news..order.len() {
-                if peers.at(order[i]).1.changed > recent {
+                if changed(order[i]) > recent.since {
                     order.swap(front, i);
                     front += 1;
                 }
             }
-            order[news..front].sort_by_key(|&slot| core::cmp::Reverse(peers.at(slot).1.changed));
+            order[news..front].sort_by_key(|&slot| core::cmp::Reverse(changed(slot)));
             // Then, in half of the room left, the peers we heard from most
             // recently: the liveness evidence the receiver most likely
             // lacks, so it spreads like news instead of by chance.
@@ -280,7 +289,7 @@ impl Node {
             let rest = &mut order[front..];
             if quota > 0 && quota < rest.len() {
                 rest.select_nth_unstable_by_key(quota, |&slot| {
-                    core::cmp::Reverse(peers.at(slot).1.detector.last())
+                    peers.at(slot).1.detector.silence(recent.now)
                 });
                 front += quota;
             }
@@ -315,7 +324,7 @@ impl Node {
         used: usize,
         room: usize,
         listing: &Listing<'_>,
-        recent: Option<Timestamp>,
+        recent: Option<News>,
     ) -> Digest {
         let mut draft = Draft {
             entries,
@@ -328,17 +337,20 @@ impl Node {
             full |= !draft.offer(self, slot, listing);
         }
         if let Some(recent) = recent {
-            let news: Vec<Slot> = newest(&self.recent.changed, &self.peers, |peer| {
-                peer.changed.as_micros()
+            let news: Vec<Slot> = newest(&self.recent.changed, &self.peers, |peers, slot, at| {
+                peers.info(slot).changed == Millis::of(Timestamp::from_micros(at))
             })
-            .take_while(|&(_, at)| at > recent.as_micros())
+            .take_while(|&(_, at)| at > recent.since.as_micros())
             .map(|(slot, _)| slot)
             .collect();
             for slot in listable_of(&self.peers, news) {
                 full |= !draft.offer(self, slot, listing);
             }
             let quota = room.saturating_sub(draft.used) / 2 / FRESH_ENTRY_LEN;
-            let heard: Vec<Slot> = newest(&self.recent.heard, &self.peers, |peer| peer.heartbeat)
+            let heard: Vec<Slot> =
+                newest(&self.recent.heard, &self.peers, |peers, slot, heartbeat| {
+                    peers.at(slot).1.heartbeat == heartbeat
+                })
                 .take(quota)
                 .map(|(slot, _)| slot)
                 .collect();

@@ -3,11 +3,12 @@
 //! that does not fit a datagram.
 
 use core::net::SocketAddr;
+use core::time::Duration;
 use std::collections::BTreeSet;
 
 use super::Node;
 use super::digest::Listing;
-use super::peers::Whom;
+use super::peers::{Peer, PeerInfo, Slot, Whom};
 use super::streams::Pending;
 use crate::event::NodeStatus;
 use crate::id::NodeId;
@@ -38,10 +39,10 @@ pub(super) enum Introduce {
     /// Those we heard from, or of, since we admitted them: stale state of a
     /// dead node must not hop from newcomer to newcomer (DESIGN §8).
     Fresh,
-    /// Also those admitted at or after this time: a joiner is told every
-    /// node we hold alive, even one we learned only just now through our
-    /// own join (see [`Node::join`]).
-    AdmittedSince(Timestamp),
+    /// Also those admitted no more than `grace` before `now`: a joiner is
+    /// told every node we hold alive, even one we learned only just now
+    /// through our own join (see [`Node::join`]).
+    AdmittedWithin { grace: Duration, now: Timestamp },
 }
 
 /// One node the receiver lacks something of.
@@ -103,7 +104,7 @@ impl Node {
             .peers
             .sample_alive(&mut *self.rng, self.config.gossip_fanout);
         let down_slot = self.peers.sample_down(&mut *self.rng);
-        let addr = |slot: usize| self.peers.at(slot).1.addr.get();
+        let addr = |slot: usize| self.peers.addr(slot);
         let live: Vec<SocketAddr> = live_slots.into_iter().map(addr).collect();
         let mut probed: Vec<SocketAddr> = down_slot.into_iter().map(addr).collect();
         for seed in self.seed_addrs() {
@@ -122,20 +123,19 @@ impl Node {
     /// Remembers the peer found there, and looks for one again (a scan of
     /// the table) at most every [`SEED_LOOKUP_ROUNDS`] rounds while none is.
     fn hears_from_seed(&mut self, now: Timestamp, seed: SocketAddr) -> bool {
-        let alive_at =
-            |peer: &super::peers::Peer| peer.addr.get() == seed && peer.status == NodeStatus::Alive;
+        let alive_at = |slot: Slot| {
+            self.peers.addr(slot) == seed && self.peers.at(slot).1.status == NodeStatus::Alive
+        };
         match self.seed_peers.get(&seed) {
-            Some(SeedPeer::Found(id)) if self.peers.get(id).is_some_and(alive_at) => {
+            Some(SeedPeer::Found(id)) if self.peers.slot(id).is_some_and(alive_at) => {
                 return true;
             }
             Some(SeedPeer::Missing { until }) if now < *until => return false,
             _ => {}
         }
-        let found = self
-            .peers
-            .iter()
-            .find(|(_, peer)| alive_at(peer))
-            .map(|(id, _)| id.clone());
+        let found = (0..self.peers.len())
+            .find(|&slot| alive_at(slot))
+            .map(|slot| self.peers.at(slot).0.clone());
         let heard = found.is_some();
         let entry = match found {
             Some(id) => SeedPeer::Found(id),
@@ -330,11 +330,16 @@ impl Node {
                     // Introduce to a node that lacks it only a node that
                     // left (so the receiver learns it) or a live one
                     // `introduce` allows, never a down or stale one.
-                    (_, peer) if candidate.new && !introducible(peer, introduce) => continue,
+                    (_, peer)
+                        if candidate.new
+                            && !introducible(peer, self.peers.info(slot), introduce) =>
+                    {
+                        continue;
+                    }
                     (id, peer) => (
                         id,
                         peer.generation,
-                        peer.addr.get(),
+                        self.peers.addr(slot),
                         peer.heartbeat,
                         &peer.state,
                     ),
@@ -436,13 +441,13 @@ impl Node {
 }
 
 /// Whether `peer` may be sent to a node that does not know it.
-fn introducible(peer: &super::peers::Peer, introduce: Introduce) -> bool {
+fn introducible(peer: &Peer, info: &PeerInfo, introduce: Introduce) -> bool {
     match peer.status {
         // A live peer that is not fresh has been alive since it was
         // admitted: `since` is when.
         NodeStatus::Alive => match introduce {
             Introduce::Fresh => peer.fresh,
-            Introduce::AdmittedSince(at) => peer.fresh || peer.since >= at,
+            Introduce::AdmittedWithin { grace, now } => peer.fresh || info.since.age(now) <= grace,
         },
         NodeStatus::Down => false,
         NodeStatus::Left => true,

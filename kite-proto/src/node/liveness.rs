@@ -4,7 +4,7 @@ use core::time::Duration;
 
 use super::Node;
 use super::membership::Forgotten;
-use super::peers::{Peer, Slot};
+use super::peers::{Peer, PeerInfo, Slot};
 use crate::event::{Event, NodeStatus};
 use crate::id::NodeId;
 use crate::time::Timestamp;
@@ -61,20 +61,19 @@ impl Node {
         ];
         for (first, peers) in slices {
             for (i, peer) in peers.iter().enumerate() {
+                let info = self.peers.info(first + i);
                 match peer.status {
                     NodeStatus::Alive if peer.detector.phi(now, floor) > threshold => {
                         down.push(first + i);
                         continue;
                     }
-                    NodeStatus::Down | NodeStatus::Left
-                        if now.saturating_since(peer.since) >= expiry =>
-                    {
+                    NodeStatus::Down | NodeStatus::Left if info.since.age(now) >= expiry => {
                         expired.push(peer.id.clone());
                         continue;
                     }
                     _ => {}
                 }
-                next = next.min(due(peer, threshold, floor, expiry));
+                next = next.min(due(peer, info, threshold, floor, expiry, now));
             }
         }
         for slot in down {
@@ -107,23 +106,32 @@ impl Node {
     /// Makes the next liveness check scan the peers if the one in `slot`
     /// may be due before the others: called whenever a peer's detector or
     /// status changes outside the scan.
-    pub(super) fn check_by(&mut self, slot: Slot) {
+    pub(super) fn check_by(&mut self, slot: Slot, now: Timestamp) {
         let (threshold, expiry) = (self.config.suspicion_threshold, self.config.node_expiry);
         let at = due(
             self.peers.at(slot).1,
+            self.peers.info(slot),
             threshold,
             self.arrivals.get(),
             expiry,
+            now,
         );
         self.liveness_due = self.liveness_due.min(at);
     }
 }
 
-/// When `peer` may next need the liveness check: conviction if silent, or
-/// expiry once down or left.
-fn due(peer: &Peer, threshold: f64, floor: Duration, expiry: Duration) -> Timestamp {
+/// When `peer` may next need the liveness check, as seen at `now`:
+/// conviction if silent, or expiry once down or left.
+fn due(
+    peer: &Peer,
+    info: &PeerInfo,
+    threshold: f64,
+    floor: Duration,
+    expiry: Duration,
+    now: Timestamp,
+) -> Timestamp {
     match peer.status {
-        NodeStatus::Alive => peer.detector.suspect_at(threshold, floor),
-        NodeStatus::Down | NodeStatus::Left => peer.since + expiry,
+        NodeStatus::Alive => peer.detector.suspect_at(threshold, floor, now),
+        NodeStatus::Down | NodeStatus::Left => info.since.at(now) + expiry,
     }
 }

@@ -4,12 +4,12 @@
 use core::time::Duration;
 
 use super::Node;
-use super::peers::{Peer, Slot, Whom};
+use super::peers::{Peer, PeerInfo, Slot, Whom};
 use crate::event::{Event, NodeStatus};
 use crate::id::NodeId;
 use crate::phi::PhiDetector;
 use crate::state::{Change, NodeState};
-use crate::time::Timestamp;
+use crate::time::{Millis, Timestamp};
 use crate::wire::{Delta, Digest, NodeDelta, Rumor, RumorKind, UpdateKind, run_tag};
 
 /// What a piece of gossip says of the run of a node it is about.
@@ -139,13 +139,14 @@ impl Node {
         peer.generation = generation;
         peer.heartbeat = 0;
         peer.fresh = false;
-        peer.changed = now;
         peer.detector = PhiDetector::new(now, prior);
-        let (id, addr) = (peer.id.clone(), peer.addr.get());
+        let id = peer.id.clone();
+        self.peers.info_mut(slot).changed = Millis::of(now);
+        let addr = self.peers.addr(slot);
         self.peers.set_status(slot, NodeStatus::Alive, now);
         self.recent.changed(slot, now);
         self.forget_monitoring(&id);
-        self.check_by(slot);
+        self.check_by(slot, now);
         if was != NodeStatus::Alive {
             self.ring_changed(&id);
         }
@@ -208,7 +209,7 @@ impl Node {
             }
             NodeStatus::Left => {}
         }
-        self.check_by(slot);
+        self.check_by(slot, now);
     }
 
     /// A message from `id` itself arrived. Whatever it carried, the node was
@@ -352,20 +353,22 @@ impl Node {
             let peer = Peer {
                 id: node.id.clone(),
                 generation: node.generation,
-                addr: node.addr.into(),
                 state: NodeState::default(),
                 heartbeat: node.heartbeat,
                 status: NodeStatus::Alive,
-                since: now,
-                changed: now,
                 fresh: false,
                 detector: PhiDetector::new(now, self.typical_interval()),
             };
-            self.peers.insert(peer);
+            let info = PeerInfo {
+                addr: node.addr.into(),
+                since: Millis::of(now),
+                changed: Millis::of(now),
+            };
+            self.peers.insert(peer, info);
             self.sync.grew();
             let slot = self.peers.len() - 1;
             self.recent.changed(slot, now);
-            self.check_by(slot);
+            self.check_by(slot, now);
             self.ring_changed(&node.id);
             self.emit(Event::NodeJoined {
                 id: node.id.clone(),
@@ -379,7 +382,7 @@ impl Node {
             };
             if renewed {
                 // The later run may live elsewhere (a pod's new address).
-                self.peers.at_mut(slot).addr = node.addr.into();
+                self.peers.info_mut(slot).addr = node.addr.into();
                 if node.from_version > 0 {
                     // Its updates that do not start at its first version
                     // are left for anti-entropy, which asks for them all:
@@ -413,7 +416,7 @@ impl Node {
             }
         }
         if peer.state.version() > before {
-            peer.changed = now;
+            self.peers.info_mut(slot).changed = Millis::of(now);
             self.recent.changed(slot, now);
         }
         self.stats.dropped_updates += refused as u64;
@@ -424,7 +427,7 @@ impl Node {
                 Change::Deleted { key, value } => Event::KeyDeleted { id, key, value },
                 Change::Left => {
                     self.peers.set_status(slot, NodeStatus::Left, now);
-                    self.check_by(slot);
+                    self.check_by(slot, now);
                     self.ring_changed(&node.id);
                     Event::NodeLeft { id }
                 }

@@ -416,7 +416,7 @@ impl Node {
         if *id == self.id {
             return Some(self.local_node());
         }
-        self.peers.get(id).map(|peer| peer.view(id))
+        self.peers.slot(id).map(|slot| self.peers.view(slot))
     }
 
     /// How many known remote nodes have `status` (the local node excluded).
@@ -435,7 +435,7 @@ impl Node {
 
     /// Snapshots of every known node, the local one first, then by id.
     pub fn nodes(&self) -> Vec<NodeView> {
-        let mut peers: Vec<NodeView> = self.peers.iter().map(|(id, peer)| peer.view(id)).collect();
+        let mut peers: Vec<NodeView> = self.peers.views().collect();
         peers.sort_by(|a, b| a.id.cmp(&b.id));
         core::iter::once(self.local_node()).chain(peers).collect()
     }

@@ -153,7 +153,7 @@ impl Node {
     fn send_liveness(&mut self, targets: Vec<(NodeId, bool)>, carry: bool) {
         let room = self.datagram_room() - MAX_VARINT_LEN - 1;
         for (id, monitor) in targets {
-            let Some(addr) = self.peers.get(&id).map(|peer| peer.addr.get()) else {
+            let Some(addr) = self.peers.slot(&id).map(|slot| self.peers.addr(slot)) else {
                 continue;
             };
             let (rumors, news) = if carry {
@@ -337,7 +337,7 @@ impl Node {
         match self.meet(now, slot, node.generation) {
             None => return,
             // The later run may live elsewhere (a pod's new address).
-            Some(true) => self.peers.at_mut(slot).addr = node.addr.into(),
+            Some(true) => self.peers.info_mut(slot).addr = node.addr.into(),
             Some(false) => {}
         }
         let held = self.peers.at(slot).1.state.version();
@@ -459,7 +459,7 @@ impl Node {
             return;
         }
         self.peers.set_status(slot, NodeStatus::Down, now);
-        self.check_by(slot);
+        self.check_by(slot, now);
         self.ring_changed(id);
         self.emit(Event::NodeDown { id: id.clone() });
     }

@@ -15,21 +15,21 @@ use crate::id::NodeId;
 use crate::phi::PhiDetector;
 use crate::rng;
 use crate::state::NodeState;
-use crate::time::Timestamp;
+use crate::time::{Millis, Timestamp};
 use crate::wire::{DigestEntry, run_tag};
 use rand_core::RngCore;
 
 use super::hasher::SipKey;
 use super::owned_entries;
 
-/// A remote node.
-///
-/// Two cache lines, laid out in declaration order: the first holds what a
-/// digest entry reads and compares (id, heartbeat, run, version, status),
-/// so that looking a peer up and observing a heartbeat reads one line; the
-/// second the detector, the times and the address. A peer is about a
-/// hundred bytes because a node of a 10,000-node cluster holds 10,000 of
-/// them (`docs/design.md`, "Memory").
+/// A remote node, as digest entries and heartbeats read it: one cache line
+/// (64 bytes, aligned) holding what a digest lists and compares (id,
+/// heartbeat, run, version, status) and the detector a fresh heartbeat
+/// feeds, so that looking a peer up and observing its heartbeat reads one
+/// line. The rest is in its [`PeerInfo`]. Every field is as narrow as it
+/// can be without narrowing a protocol value (the detector keeps 32-bit
+/// milliseconds, see [`Millis`]), because a node of a 10,000-node cluster
+/// holds 10,000 peers (`docs/design.md`, "Memory").
 #[repr(C, align(64))]
 pub(super) struct Peer {
     pub(super) id: NodeId,
@@ -45,11 +45,17 @@ pub(super) struct Peer {
     /// cannot hop from newcomer to newcomer (DESIGN §8).
     pub(super) fresh: bool,
     pub(super) detector: PhiDetector,
-    /// When `status` last changed.
-    pub(super) since: Timestamp,
-    /// When its state last advanced here (news to offer in digests).
-    pub(super) changed: Timestamp,
+}
+
+/// What the table keeps of a peer besides its [`Peer`], read off the paths
+/// that run for every digest entry (sending to it, status changes, expiry,
+/// news): 24 bytes, in a table of their own.
+pub(super) struct PeerInfo {
     pub(super) addr: PeerAddr,
+    /// When the peer's status last changed.
+    pub(super) since: Millis,
+    /// When its state last advanced here (news to offer in digests).
+    pub(super) changed: Millis,
 }
 
 impl Peer {
@@ -60,17 +66,6 @@ impl Peer {
             run: run_tag(self.generation),
             heartbeat: self.heartbeat,
             version: self.state.version(),
-        }
-    }
-
-    pub(super) fn view(&self, id: &NodeId) -> NodeView {
-        NodeView {
-            id: id.clone(),
-            generation: self.generation,
-            addr: self.addr.get(),
-            status: self.status,
-            version: self.state.version(),
-            entries: owned_entries(&self.state),
         }
     }
 }
@@ -123,6 +118,8 @@ pub(super) enum Whom {
 pub(super) struct Peers {
     index: Index,
     peers: Vec<Peer>,
+    /// By slot, like `peers`.
+    info: Vec<PeerInfo>,
     alive: usize,
     /// Slots of the down peers, in no order.
     down: Vec<Slot>,
@@ -137,6 +134,7 @@ impl Peers {
                 buckets: Vec::new(),
             },
             peers: Vec::new(),
+            info: Vec::new(),
             alive: 0,
             down: Vec::new(),
         }
@@ -177,13 +175,13 @@ impl Peers {
             .collect()
     }
 
-    /// Reads the detector of the peer in `slot` (its second cache line)
-    /// and drops it: for a caller about to update many peers at random
-    /// slots, so that their reads overlap instead of each update waiting on
-    /// its own (`black_box` keeps the read from being optimized away;
-    /// nothing depends on it).
+    /// Reads the detector of the peer in `slot` (in its second cache line
+    /// in most slots) and drops it: for a caller about to update many peers
+    /// at random slots, so that their reads overlap instead of each update
+    /// waiting on its own (`black_box` keeps the read from being optimized
+    /// away; nothing depends on it).
     pub(super) fn read_ahead(&self, slot: Slot) {
-        core::hint::black_box(self.peers[slot].detector.last());
+        core::hint::black_box(self.peers[slot].detector.clone());
     }
 
     pub(super) fn contains_key(&self, id: &NodeId) -> bool {
@@ -208,6 +206,33 @@ impl Peers {
         &mut self.peers[slot]
     }
 
+    /// The rest of what is known of the peer at `slot`.
+    pub(super) fn info(&self, slot: Slot) -> &PeerInfo {
+        &self.info[slot]
+    }
+
+    pub(super) fn info_mut(&mut self, slot: Slot) -> &mut PeerInfo {
+        &mut self.info[slot]
+    }
+
+    /// Where the peer at `slot` is reached.
+    pub(super) fn addr(&self, slot: Slot) -> SocketAddr {
+        self.info[slot].addr.get()
+    }
+
+    /// The peer at `slot` as the application sees it.
+    pub(super) fn view(&self, slot: Slot) -> NodeView {
+        let peer = &self.peers[slot];
+        NodeView {
+            id: peer.id.clone(),
+            generation: peer.generation,
+            addr: self.addr(slot),
+            status: peer.status,
+            version: peer.state.version(),
+            entries: owned_entries(&peer.state),
+        }
+    }
+
     /// Alive peers.
     pub(super) fn alive_count(&self) -> usize {
         self.alive
@@ -226,9 +251,8 @@ impl Peers {
             return;
         }
         self.uncount(slot);
-        let peer = &mut self.peers[slot];
-        peer.status = status;
-        peer.since = now;
+        self.peers[slot].status = status;
+        self.info[slot].since = Millis::of(now);
         self.count(slot);
     }
 
@@ -299,16 +323,20 @@ impl Peers {
     }
 
     /// Tracks a node that is not tracked yet.
-    pub(super) fn insert(&mut self, peer: Peer) {
+    pub(super) fn insert(&mut self, peer: Peer, info: PeerInfo) {
         debug_assert!(!self.contains_key(&peer.id), "{} tracked twice", peer.id);
         let slot = self.peers.len();
-        self.index.insert(&peer.id, slot);
+        self.index.insert(&peer.id, slot, &self.peers);
         if self.peers.len() == self.peers.capacity() {
-            // Grow by a quarter, not the default doubling: in a large
+            // Grow by an eighth, not the default doubling: in a large
             // cluster the table is most of a node's memory.
-            self.peers.reserve_exact(self.peers.len() / 4 + 4);
+            let more = self.peers.len() / 8 + 4;
+            self.peers.reserve_exact(more);
+            self.info
+                .reserve_exact(self.peers.capacity() - self.info.len());
         }
         self.peers.push(peer);
+        self.info.push(info);
         self.count(slot);
     }
 
@@ -317,19 +345,21 @@ impl Peers {
         let (bucket, slot) = self.index.find(id, &self.peers)?;
         let last = self.peers.len() - 1;
         self.uncount(slot);
-        self.index.remove(bucket, slot, last);
+        self.index.remove(bucket, slot, last, &self.peers);
         if let Some(moved) = self.down.iter_mut().find(|s| **s == last) {
             *moved = slot;
         }
+        self.info.swap_remove(slot);
         Some(self.peers.swap_remove(slot))
+    }
+
+    /// Every peer as the application sees it.
+    pub(super) fn views(&self) -> impl Iterator<Item = NodeView> + '_ {
+        (0..self.peers.len()).map(|slot| self.view(slot))
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (&NodeId, &Peer)> {
         self.peers.iter().map(|peer| (&peer.id, peer))
-    }
-
-    pub(super) fn values(&self) -> impl Iterator<Item = &Peer> {
-        self.peers.iter()
     }
 
     /// Every peer's failure detector.
@@ -344,18 +374,26 @@ impl Peers {
     }
 }
 
-/// Hash index from ids to slots: open addressing with linear probing over
-/// `(hash, slot + 1)` buckets (0: empty), at most three quarters full. A
-/// bucket is 8 bytes (32 bits of the id's hash, which also place it, and
-/// the slot), so a digest's worth of probes stays in cache; the id itself
-/// is compared in the peer. Half full took a sixth of a node's memory in a
-/// large cluster; three quarters full, a probe still reads about two
-/// buckets, of one cache line (`docs/design.md`, "Memory").
+/// Hash index from ids to slots: open addressing with linear probing, at
+/// most three quarters full. A bucket is 4 bytes: an occupied bit, 7 bits of
+/// the id's hash (a tag that skips most buckets of other ids without
+/// reading their peers) and the 24-bit slot (`max_nodes` is at most 2^24);
+/// the hash's low bits place it. The id itself is compared in the peer.
+/// Buckets of 8 bytes with 32 bits of hash took 13 bytes a peer at
+/// N = 10,000, these 6.5 (`docs/design.md`, "Memory"); a table that grows
+/// or loses a peer hashes the ids it moves again, since the buckets keep
+/// too little of their hashes.
 struct Index {
     key: SipKey,
     /// A power of two long, or empty.
-    buckets: Vec<(u32, u32)>,
+    buckets: Vec<u32>,
 }
+
+/// The occupied bit of a bucket.
+const OCCUPIED: u32 = 1 << 31;
+
+/// The slot bits of a bucket.
+const SLOT_BITS: u32 = (1 << 24) - 1;
 
 impl Index {
     /// The bucket and slot of `id`.
@@ -363,9 +401,9 @@ impl Index {
         self.probe(self.hash(id), |slot| peers[slot].id == *id)
     }
 
-    /// The slot of the first bucket holding `hash`: the slot of the id
-    /// with that hash unless another id has the same 32-bit hash. `None`:
-    /// not tracked.
+    /// The slot of the first bucket whose tag is `hash`'s: the slot of the
+    /// id with that hash unless another id shares the tag. `None`: not
+    /// tracked.
     fn guess(&self, hash: u32) -> Option<Slot> {
         self.probe(hash, |_| true).map(|(_, slot)| slot)
     }
@@ -374,66 +412,91 @@ impl Index {
         (self.key.hash_id(id) >> 32) as u32
     }
 
+    /// The bucket `hash` is placed from.
+    fn home(&self, hash: u32) -> usize {
+        hash as usize & (self.buckets.len() - 1)
+    }
+
+    /// The occupied bucket of `slot` for an id hashed to `hash`.
+    fn bucket(hash: u32, slot: Slot) -> u32 {
+        OCCUPIED | (hash >> 25) << 24 | slot as u32
+    }
+
     /// Reads the bucket where probing for `hash` starts and drops it (see
     /// [`Peers::read_ahead`]).
     fn read_ahead(&self, hash: u32) {
         if !self.buckets.is_empty() {
-            core::hint::black_box(self.buckets[hash as usize & (self.buckets.len() - 1)]);
+            core::hint::black_box(self.buckets[self.home(hash)]);
         }
     }
 
-    /// The first bucket from `hash`'s on that holds `hash` and a slot
+    /// The first bucket from `hash`'s on that has `hash`'s tag and a slot
     /// `accept`ed, with that slot; `None` at the first empty bucket.
     fn probe(&self, hash: u32, accept: impl Fn(Slot) -> bool) -> Option<(usize, Slot)> {
         if self.buckets.is_empty() {
             return None;
         }
         let mask = self.buckets.len() - 1;
-        let mut bucket = hash as usize & mask;
+        let tag = Self::bucket(hash, 0);
+        let mut bucket = self.home(hash);
         loop {
             match self.buckets[bucket] {
-                (_, 0) => return None,
-                (h, slot) if h == hash && accept(slot as usize - 1) => {
-                    return Some((bucket, slot as usize - 1));
+                0 => return None,
+                b if b & !SLOT_BITS == tag && accept((b & SLOT_BITS) as Slot) => {
+                    return Some((bucket, (b & SLOT_BITS) as Slot));
                 }
                 _ => bucket = (bucket + 1) & mask,
             }
         }
     }
 
-    fn insert(&mut self, id: &NodeId, slot: Slot) {
+    /// Indexes `slot`, the peer in which is named `id`; `peers` are the
+    /// others (their ids are hashed again if the table grows).
+    fn insert(&mut self, id: &NodeId, slot: Slot, peers: &[Peer]) {
         if 4 * (slot + 1) > 3 * self.buckets.len() {
             let grown = (4 * (slot + 1)).div_ceil(3).next_power_of_two().max(16);
-            let old = core::mem::replace(&mut self.buckets, vec![(0, 0); grown]);
-            for (hash, slot) in old.into_iter().filter(|(_, slot)| *slot != 0) {
-                self.place(hash, slot as usize - 1);
+            let old = core::mem::replace(&mut self.buckets, vec![0; grown]);
+            for bucket in old.into_iter().filter(|&b| b != 0) {
+                let moved = (bucket & SLOT_BITS) as Slot;
+                self.place(self.hash(&peers[moved].id), moved);
             }
         }
         self.place(self.hash(id), slot);
     }
 
-    /// Puts `slot` in the first free bucket from its hash on.
+    /// Puts `slot` in the first free bucket from its hash's on.
     fn place(&mut self, hash: u32, slot: Slot) {
         let mask = self.buckets.len() - 1;
-        let mut bucket = hash as usize & mask;
-        while self.buckets[bucket].1 != 0 {
+        let mut bucket = self.home(hash);
+        while self.buckets[bucket] != 0 {
             bucket = (bucket + 1) & mask;
         }
-        // Slots are below `max_nodes`, which `Limits` keeps far below 2^32.
-        self.buckets[bucket] = (hash, slot as u32 + 1);
+        self.buckets[bucket] = Self::bucket(hash, slot);
     }
 
-    /// Forgets `slot` (in `bucket`); the peer in slot `last` moves to `slot`.
-    /// Rebuilt from the hashes it holds: linear probing cannot just empty a
-    /// bucket, and removals (expiries) are rare.
-    fn remove(&mut self, bucket: usize, slot: Slot, last: Slot) {
-        self.buckets[bucket] = (0, 0);
-        let empty = vec![(0, 0); self.buckets.len()];
-        let old = core::mem::replace(&mut self.buckets, empty);
-        for (hash, moved) in old.into_iter().filter(|(_, s)| *s != 0) {
-            let moved = moved as usize - 1;
-            let moved = if moved == last { slot } else { moved };
-            self.place(hash, moved);
+    /// Forgets `slot` (in `bucket`); the peer in slot `last` is about to
+    /// move to `slot`. `peers` is the table before the move. Linear probing
+    /// cannot just empty a bucket (a probe would stop there), so the
+    /// buckets after it that may move back do (backward-shift deletion).
+    fn remove(&mut self, bucket: usize, slot: Slot, last: Slot, peers: &[Peer]) {
+        let mask = self.buckets.len() - 1;
+        self.buckets[bucket] = 0;
+        let mut hole = bucket;
+        let mut next = (bucket + 1) & mask;
+        while self.buckets[next] != 0 {
+            let home = self.home(self.hash(&peers[(self.buckets[next] & SLOT_BITS) as Slot].id));
+            // It may fill the hole unless its home lies after the hole.
+            if next.wrapping_sub(home) & mask >= next.wrapping_sub(hole) & mask {
+                self.buckets[hole] = core::mem::take(&mut self.buckets[next]);
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        if last != slot {
+            let hash = self.hash(&peers[last].id);
+            if let Some((moved, _)) = self.probe(hash, |s| s == last) {
+                self.buckets[moved] = Self::bucket(hash, slot);
+            }
         }
     }
 }
@@ -443,19 +506,22 @@ mod tests {
     use super::*;
     use core::time::Duration;
 
-    fn peer(name: &str, heartbeat: u64) -> Peer {
-        Peer {
+    fn peer(name: &str, heartbeat: u64) -> (Peer, PeerInfo) {
+        let peer = Peer {
             id: id(name),
             generation: 0,
-            addr: PeerAddr::from("127.0.0.1:7000".parse::<SocketAddr>().unwrap()),
             state: NodeState::default(),
             heartbeat,
             status: NodeStatus::Alive,
-            since: Timestamp::ZERO,
-            changed: Timestamp::ZERO,
             fresh: false,
             detector: PhiDetector::new(Timestamp::ZERO, Duration::from_millis(500)),
-        }
+        };
+        let info = PeerInfo {
+            addr: PeerAddr::from("127.0.0.1:7000".parse::<SocketAddr>().unwrap()),
+            since: Millis::of(Timestamp::ZERO),
+            changed: Millis::of(Timestamp::ZERO),
+        };
+        (peer, info)
     }
 
     fn id(s: &str) -> NodeId {
@@ -463,9 +529,11 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_takes_two_cache_lines() {
-        assert_eq!(core::mem::size_of::<Peer>(), 128);
-        assert_eq!(core::mem::offset_of!(Peer, detector), 64);
+    fn a_peer_takes_one_cache_line_and_24_bytes() {
+        assert_eq!(core::mem::size_of::<Peer>(), 64);
+        assert_eq!(core::mem::size_of::<PeerInfo>(), 24);
+        assert_eq!(core::mem::offset_of!(Peer, status), 48);
+        assert_eq!(core::mem::offset_of!(Peer, detector), 52);
     }
 
     #[test]
@@ -474,14 +542,15 @@ mod tests {
         let mut rng = SeededRng::from_seed_u64(5);
         let mut peers = Peers::new(SipKey::default());
         for i in 0..40 {
-            peers.insert(peer(&format!("n{i}"), i));
+            let (peer, info) = peer(&format!("n{i}"), i);
+            peers.insert(peer, info);
         }
         let now = Timestamp::from_millis(7);
         for slot in [3, 9, 17, 39] {
             peers.set_status(slot, NodeStatus::Down, now);
         }
         peers.set_status(5, NodeStatus::Left, now);
-        assert_eq!(peers.at(3).1.since, now);
+        assert_eq!(peers.info(3).since, Millis::of(now));
         assert_eq!((peers.alive_count(), peers.listable_count()), (35, 36));
         peers.check_counts().unwrap();
         // The last peer (down, slot 39) moves into the removed slot 9.
@@ -508,7 +577,8 @@ mod tests {
     fn removal_keeps_every_other_peer_findable() {
         let mut peers = Peers::new(SipKey::default());
         for i in 0..5 {
-            peers.insert(peer(&format!("n{i}"), i));
+            let (peer, info) = peer(&format!("n{i}"), i);
+            peers.insert(peer, info);
         }
         assert_eq!(peers.remove(&id("n1")).map(|p| p.heartbeat), Some(1));
         assert!(peers.remove(&id("n1")).is_none());
@@ -541,7 +611,8 @@ mod tests {
                     "step {step}"
                 );
             } else if let Entry::Vacant(vacant) = model.entry(name) {
-                peers.insert(peer(vacant.key(), step));
+                let (peer, info) = peer(vacant.key(), step);
+                peers.insert(peer, info);
                 vacant.insert(step);
             }
         }

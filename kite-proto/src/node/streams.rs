@@ -297,11 +297,9 @@ impl Node {
             return Err(LeaveError::AlreadyLeft);
         }
         self.local.mark_left();
-        let alive: Vec<SocketAddr> = self
-            .peers
-            .values()
-            .filter(|p| p.status == NodeStatus::Alive)
-            .map(|p| p.addr.get())
+        let alive: Vec<SocketAddr> = (0..self.peers.len())
+            .filter(|&slot| self.peers.at(slot).1.status == NodeStatus::Alive)
+            .map(|slot| self.peers.addr(slot))
             .collect();
         let targets = rng::sample(&mut *self.rng, &alive, LEAVE_FANOUT);
         if targets.is_empty() {
@@ -348,7 +346,10 @@ impl Node {
                 let room = self.frame_room() - MAX_COUNT_LEN;
                 // The joiner is told every node we hold alive, including
                 // those we learned only just now (see `Node::join`).
-                let recent = Introduce::AdmittedSince(now - self.join_grace());
+                let recent = Introduce::AdmittedWithin {
+                    grace: self.join_grace(),
+                    now,
+                };
                 let (delta, _, _) = self.delta_for(&digest, &whom, room, recent);
                 Message::JoinResponse {
                     from: self.id.clone(),

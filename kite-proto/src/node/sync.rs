@@ -73,7 +73,7 @@ impl Node {
         };
         self.sync.rounds = 0;
         self.sync.in_flight = true;
-        let to = self.peers.at(slot).1.addr.get();
+        let to = self.peers.addr(slot);
         let msg = self.whole_view();
         self.request(to, &msg, Pending::Sync);
     }
