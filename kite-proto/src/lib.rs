@@ -35,6 +35,7 @@
 //! | a digest naming a node more than once | answered once |
 //! | state pushes in flight | 4 (one per peer); leave notifications: [`LEAVE_FANOUT`] |
 //! | failure detector history | 100 inter-arrival samples per node |
+//! | times kept of a peer (its last evidence, status change, state change) | 32-bit milliseconds: ages to 24.8 days, so `node_expiry` is at most [`MAX_NODE_EXPIRY`] (24 days) |
 //! | rumors and news waiting to be forwarded | 64 each (the most-sent is dropped first); a news item at most a quarter of `max_packet_size` |
 //! | nodes watched as a monitor, suspicions held | one per known peer; at most 10 suspecters per suspected node |
 //! | addresses taken from one DNS answer | 256 (per joined port) |

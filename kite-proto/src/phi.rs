@@ -209,6 +209,21 @@ mod tests {
     }
 
     #[test]
+    fn a_detector_works_across_the_wrap_of_its_milliseconds() {
+        let start = Timestamp::from_millis((1 << 32) - 2_000);
+        let mut d = PhiDetector::new(start, Duration::from_millis(500));
+        let mut now = start;
+        for _ in 0..10 {
+            now = now + Duration::from_millis(500);
+            assert_eq!(d.record(now), Some(500_000.0));
+        }
+        assert!(d.phi_(now + Duration::from_millis(500)) < 1.0);
+        assert!(d.phi_(now + Duration::from_secs(30)) > 20.0);
+        let at = d.suspect_at(20.0, Duration::ZERO, now);
+        assert!(at > now && d.phi_(at) <= 20.0);
+    }
+
+    #[test]
     fn forgiving_a_local_stall_lowers_phi() {
         let mut d = PhiDetector::new(Timestamp::ZERO, Duration::from_millis(500));
         let now = Timestamp::from_millis(30_000);

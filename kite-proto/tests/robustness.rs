@@ -150,10 +150,14 @@ fn invalid_configs_are_typed_errors() {
         ConfigError::PacketSize { size: 70_000 }
     );
     type Tweak<'a> = &'a dyn Fn(&mut Config);
-    let intervals: [(&str, Tweak); 6] = [
+    let intervals: [(&str, Tweak); 7] = [
         ("gossip_interval", &|c| c.gossip_interval = Duration::ZERO),
         ("gossip_interval", &|c| c.gossip_interval = Duration::MAX),
         ("node_expiry", &|c| c.node_expiry = Duration::ZERO),
+        // Peers' times are 32-bit milliseconds.
+        ("node_expiry", &|c| {
+            c.node_expiry = kite_proto::MAX_NODE_EXPIRY + Duration::from_secs(1)
+        }),
         ("dns_refresh_interval", &|c| {
             c.dns_refresh_interval = Duration::MAX
         }),

@@ -76,7 +76,8 @@ pub struct Options {
     pub suspicion_threshold: f64,
     /// Number of local deleted keys that triggers compaction.
     pub compact_threshold: usize,
-    /// How long a left or down node is kept before it is removed.
+    /// How long a left or down node is kept before it is removed: at most
+    /// [`kite_proto::MAX_NODE_EXPIRY`] (24 days).
     pub node_expiry: Duration,
     /// How often joined domain names are resolved again.
     pub dns_refresh_interval: Duration,
@@ -215,7 +216,8 @@ impl Options {
         self
     }
 
-    /// How long a left or down node is kept before it is removed.
+    /// How long a left or down node is kept before it is removed: at most
+    /// [`kite_proto::MAX_NODE_EXPIRY`] (24 days).
     pub fn node_expiry(mut self, expiry: Duration) -> Self {
         self.node_expiry = expiry;
         self

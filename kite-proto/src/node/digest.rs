@@ -48,12 +48,13 @@ struct News {
 /// most recently (newest last): what a large cluster's digest lists first,
 /// found without scanning the table. An entry is a slot and a mark, and
 /// counts only while the peer in that slot still has that mark: the time
-/// of the change for `changed`, the heartbeat for `heard`, which lies in
-/// the peer's first cache line with what its digest entry reads, so
-/// checking a fresh peer and listing it read one line, not two. A later
-/// change voids an entry; so does a removal that moved another peer into
-/// the slot, unless that peer has the same heartbeat, which only lists it
-/// early once.
+/// of the change for `changed` (the peer keeps it to the millisecond), the
+/// heartbeat for `heard`, which lies in the peer's cache line with what its
+/// digest entry reads, so checking a fresh peer and listing it read one
+/// line. A later change voids an entry (one in the same millisecond does
+/// not, and the peer is listed once all the same); so does a removal that
+/// moved another peer into the slot, unless that peer has the same
+/// heartbeat or change time, which only lists it early once.
 #[derive(Debug, Default)]
 pub(super) struct Recent {
     changed: VecDeque<(Slot, u64)>,
