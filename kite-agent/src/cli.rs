@@ -64,7 +64,8 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration::parse)]
     pub(crate) dns_refresh_interval: Duration,
 
-    /// How long a left or down node is kept before it is removed (expired).
+    /// How long a left or down node is kept before it is removed (expired),
+    /// at most 24 days.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration::parse)]
     pub(crate) node_expiry: Duration,
 
