@@ -141,10 +141,9 @@ impl Node {
         peer.fresh = false;
         peer.detector = PhiDetector::new(now, prior);
         let id = peer.id.clone();
-        self.peers.info_mut(slot).changed = Millis::of(now);
         let addr = self.peers.addr(slot);
         self.peers.set_status(slot, NodeStatus::Alive, now);
-        self.recent.changed(slot, now);
+        self.state_advanced(slot, now);
         self.forget_monitoring(&id);
         self.check_by(slot, now);
         if was != NodeStatus::Alive {
@@ -162,6 +161,12 @@ impl Node {
             NodeStatus::Down => self.emit(Event::NodeUp { id }),
             NodeStatus::Left => self.emit(Event::NodeJoined { id, addr }),
         }
+    }
+
+    /// The state of the peer in `slot` advanced at `now`: news for digests.
+    fn state_advanced(&mut self, slot: Slot, now: Timestamp) {
+        self.peers.info_mut(slot).changed = Millis::of(now);
+        self.recent.changed(slot, now);
     }
 
     /// Fresh evidence that `id` is alive when `heartbeat` is newer than any
@@ -235,8 +240,8 @@ impl Node {
     pub(super) fn observe_digest(&mut self, now: Timestamp, digest: &Digest) -> Vec<Whom> {
         // In passes, so that the memory reads of one pass do not wait on
         // one another (a large digest names peers all over the table): look
-        // every id up, compare every named peer's run and heartbeat, read
-        // ahead the detectors to update, then act.
+        // every id up, compare every named peer's run and heartbeat (which
+        // brings its cache line, detector included, in), then act.
         let slots = self
             .peers
             .slots(digest.entries.iter().map(|entry| &entry.id));
@@ -265,14 +270,6 @@ impl Node {
                 Whom::Local | Whom::Unknown => false,
             })
             .collect();
-        // The detectors (a peer's second cache line) of the advanced peers,
-        // read ahead in a pass of their own, so that observing them below
-        // does not wait on one miss after another.
-        for (named, &advanced) in whom.iter().zip(&advanced) {
-            if let (Whom::Peer(slot), true) = (*named, advanced) {
-                self.peers.read_ahead(slot);
-            }
-        }
         for ((entry, named), advanced) in digest.entries.iter().zip(&whom).zip(advanced) {
             match *named {
                 Whom::Peer(slot) if advanced => {
@@ -367,7 +364,7 @@ impl Node {
             self.peers.insert(peer, info);
             self.sync.grew();
             let slot = self.peers.len() - 1;
-            self.recent.changed(slot, now);
+            self.state_advanced(slot, now);
             self.check_by(slot, now);
             self.ring_changed(&node.id);
             self.emit(Event::NodeJoined {
@@ -416,8 +413,7 @@ impl Node {
             }
         }
         if peer.state.version() > before {
-            self.peers.info_mut(slot).changed = Millis::of(now);
-            self.recent.changed(slot, now);
+            self.state_advanced(slot, now);
         }
         self.stats.dropped_updates += refused as u64;
         for change in changes {

@@ -175,15 +175,6 @@ impl Peers {
             .collect()
     }
 
-    /// Reads the detector of the peer in `slot` (in its second cache line
-    /// in most slots) and drops it: for a caller about to update many peers
-    /// at random slots, so that their reads overlap instead of each update
-    /// waiting on its own (`black_box` keeps the read from being optimized
-    /// away; nothing depends on it).
-    pub(super) fn read_ahead(&self, slot: Slot) {
-        core::hint::black_box(self.peers[slot].detector.clone());
-    }
-
     pub(super) fn contains_key(&self, id: &NodeId) -> bool {
         self.slot(id).is_some()
     }
@@ -422,8 +413,10 @@ impl Index {
         OCCUPIED | (hash >> 25) << 24 | slot as u32
     }
 
-    /// Reads the bucket where probing for `hash` starts and drops it (see
-    /// [`Peers::read_ahead`]).
+    /// Reads the bucket where probing for `hash` starts and drops it, so
+    /// that the reads of many lookups overlap instead of each waiting on
+    /// its own (`black_box` keeps the read from being optimized away;
+    /// nothing depends on it).
     fn read_ahead(&self, hash: u32) {
         if !self.buckets.is_empty() {
             core::hint::black_box(self.buckets[self.home(hash)]);
