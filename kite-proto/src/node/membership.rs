@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use super::Node;
-use super::peers::{Peer, PeerInfo, Slot, Whom};
+use super::peers::{Peer, Slot, Whom};
 use crate::event::{Event, NodeStatus};
 use crate::id::NodeId;
 use crate::phi::PhiDetector;
@@ -356,12 +356,7 @@ impl Node {
                 fresh: false,
                 detector: PhiDetector::new(now, self.typical_interval()),
             };
-            let info = PeerInfo {
-                addr: node.addr.into(),
-                since: Millis::of(now),
-                changed: Millis::of(now),
-            };
-            self.peers.insert(peer, info);
+            self.peers.insert(peer, node.addr, now);
             self.sync.grew();
             let slot = self.peers.len() - 1;
             self.state_advanced(slot, now);
@@ -379,7 +374,7 @@ impl Node {
             };
             if renewed {
                 // The later run may live elsewhere (a pod's new address).
-                self.peers.info_mut(slot).addr = node.addr.into();
+                self.peers.set_addr(slot, node.addr);
                 if node.from_version > 0 {
                     // Its updates that do not start at its first version
                     // are left for anti-entropy, which asks for them all:

@@ -337,7 +337,7 @@ impl Node {
         match self.meet(now, slot, node.generation) {
             None => return,
             // The later run may live elsewhere (a pod's new address).
-            Some(true) => self.peers.info_mut(slot).addr = node.addr.into(),
+            Some(true) => self.peers.set_addr(slot, node.addr),
             Some(false) => {}
         }
         let held = self.peers.at(slot).1.state.version();

@@ -8,7 +8,7 @@
 //! last peer into the hole; order is therefore arbitrary (but
 //! deterministic), never by id.
 
-use core::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::event::{NodeStatus, NodeView};
 use crate::id::NodeId;
@@ -49,13 +49,19 @@ pub(super) struct Peer {
 
 /// What the table keeps of a peer besides its [`Peer`], read off the paths
 /// that run for every digest entry (sending to it, status changes, expiry,
-/// news): 24 bytes, in a table of their own.
+/// news): 16 bytes, in a table of their own. The address is read through
+/// [`Peers::addr`]: an IPv4 address and its port are inline; an IPv6 one
+/// (rarer in clusters, and 28 bytes) lives in the table's list of them.
 pub(super) struct PeerInfo {
-    pub(super) addr: PeerAddr,
+    /// The IPv4 address, or the index of the IPv6 address in `Peers::v6`.
+    host: u32,
     /// When the peer's status last changed.
     pub(super) since: Millis,
     /// When its state last advanced here (news to offer in digests).
     pub(super) changed: Millis,
+    /// The IPv4 address's port (an IPv6 address holds its own).
+    port: u16,
+    v6: bool,
 }
 
 impl Peer {
@@ -66,32 +72,6 @@ impl Peer {
             run: run_tag(self.generation),
             heartbeat: self.heartbeat,
             version: self.state.version(),
-        }
-    }
-}
-
-/// A peer's address in 16 bytes, half a `SocketAddr`: IPv4 inline, IPv6
-/// (rarer in clusters) boxed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum PeerAddr {
-    V4(SocketAddrV4),
-    V6(Box<SocketAddrV6>),
-}
-
-impl PeerAddr {
-    pub(super) fn get(&self) -> SocketAddr {
-        match self {
-            PeerAddr::V4(addr) => SocketAddr::V4(*addr),
-            PeerAddr::V6(addr) => SocketAddr::V6(**addr),
-        }
-    }
-}
-
-impl From<SocketAddr> for PeerAddr {
-    fn from(addr: SocketAddr) -> Self {
-        match addr {
-            SocketAddr::V4(addr) => PeerAddr::V4(addr),
-            SocketAddr::V6(addr) => PeerAddr::V6(Box::new(addr)),
         }
     }
 }
@@ -123,6 +103,10 @@ pub(super) struct Peers {
     alive: usize,
     /// Slots of the down peers, in no order.
     down: Vec<Slot>,
+    /// The IPv6 addresses of peers, where their [`PeerInfo`] points.
+    v6: Vec<SocketAddrV6>,
+    /// Entries of `v6` no peer points to.
+    free_v6: Vec<u32>,
 }
 
 impl Peers {
@@ -137,6 +121,8 @@ impl Peers {
             info: Vec::new(),
             alive: 0,
             down: Vec::new(),
+            v6: Vec::new(),
+            free_v6: Vec::new(),
         }
     }
 
@@ -208,7 +194,51 @@ impl Peers {
 
     /// Where the peer at `slot` is reached.
     pub(super) fn addr(&self, slot: Slot) -> SocketAddr {
-        self.info[slot].addr.get()
+        let info = &self.info[slot];
+        if info.v6 {
+            SocketAddr::V6(self.v6[info.host as usize])
+        } else {
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from_bits(info.host), info.port))
+        }
+    }
+
+    /// Moves the peer at `slot` to `addr` (a later run of it lives there).
+    pub(super) fn set_addr(&mut self, slot: Slot, addr: SocketAddr) {
+        self.release_v6(slot);
+        let (host, port, v6) = self.host(addr);
+        let info = &mut self.info[slot];
+        (info.host, info.port, info.v6) = (host, port, v6);
+    }
+
+    /// How a [`PeerInfo`] holds `addr`, taking an entry of `v6` for an IPv6
+    /// address.
+    fn host(&mut self, addr: SocketAddr) -> (u32, u16, bool) {
+        match addr {
+            SocketAddr::V4(addr) => (addr.ip().to_bits(), addr.port(), false),
+            SocketAddr::V6(addr) => {
+                let entry = match self.free_v6.pop() {
+                    Some(entry) => {
+                        self.v6[entry as usize] = addr;
+                        entry
+                    }
+                    None => {
+                        self.v6.push(addr);
+                        // At most one entry a peer, and peers are at most
+                        // 2^24 (`max_nodes`).
+                        (self.v6.len() - 1) as u32
+                    }
+                };
+                (entry, 0, true)
+            }
+        }
+    }
+
+    /// Frees the `v6` entry of the peer at `slot`, if it has one.
+    fn release_v6(&mut self, slot: Slot) {
+        let info = &mut self.info[slot];
+        if core::mem::take(&mut info.v6) {
+            self.free_v6.push(info.host);
+        }
     }
 
     /// The peer at `slot` as the application sees it.
@@ -313,8 +343,9 @@ impl Peers {
         (!self.down.is_empty()).then(|| self.down[rng::index(rng, self.down.len())])
     }
 
-    /// Tracks a node that is not tracked yet.
-    pub(super) fn insert(&mut self, peer: Peer, info: PeerInfo) {
+    /// Tracks a node that is not tracked yet, reached at `addr`, whose
+    /// status and state are new at `now`.
+    pub(super) fn insert(&mut self, peer: Peer, addr: SocketAddr, now: Timestamp) {
         debug_assert!(!self.contains_key(&peer.id), "{} tracked twice", peer.id);
         let slot = self.peers.len();
         self.index.insert(&peer.id, slot, &self.peers);
@@ -326,8 +357,15 @@ impl Peers {
             self.info
                 .reserve_exact(self.peers.capacity() - self.info.len());
         }
+        let (host, port, v6) = self.host(addr);
         self.peers.push(peer);
-        self.info.push(info);
+        self.info.push(PeerInfo {
+            host,
+            since: Millis::of(now),
+            changed: Millis::of(now),
+            port,
+            v6,
+        });
         self.count(slot);
     }
 
@@ -340,6 +378,7 @@ impl Peers {
         if let Some(moved) = self.down.iter_mut().find(|s| **s == last) {
             *moved = slot;
         }
+        self.release_v6(slot);
         self.info.swap_remove(slot);
         Some(self.peers.swap_remove(slot))
     }
@@ -499,8 +538,8 @@ mod tests {
     use super::*;
     use core::time::Duration;
 
-    fn peer(name: &str, heartbeat: u64) -> (Peer, PeerInfo) {
-        let peer = Peer {
+    fn peer(name: &str, heartbeat: u64) -> Peer {
+        Peer {
             id: id(name),
             generation: 0,
             state: NodeState::default(),
@@ -508,13 +547,11 @@ mod tests {
             status: NodeStatus::Alive,
             fresh: false,
             detector: PhiDetector::new(Timestamp::ZERO, Duration::from_millis(500)),
-        };
-        let info = PeerInfo {
-            addr: PeerAddr::from("127.0.0.1:7000".parse::<SocketAddr>().unwrap()),
-            since: Millis::of(Timestamp::ZERO),
-            changed: Millis::of(Timestamp::ZERO),
-        };
-        (peer, info)
+        }
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
     }
 
     fn id(s: &str) -> NodeId {
@@ -522,11 +559,50 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_takes_one_cache_line_and_24_bytes() {
+    fn a_peer_takes_one_cache_line_and_16_bytes() {
         assert_eq!(core::mem::size_of::<Peer>(), 64);
-        assert_eq!(core::mem::size_of::<PeerInfo>(), 24);
+        assert_eq!(core::mem::size_of::<PeerInfo>(), 16);
         assert_eq!(core::mem::offset_of!(Peer, status), 48);
         assert_eq!(core::mem::offset_of!(Peer, detector), 52);
+    }
+
+    #[test]
+    fn addresses_of_both_families_follow_their_peers() {
+        let mut peers = Peers::new(SipKey::default());
+        let of = |i: u64| {
+            if i.is_multiple_of(2) {
+                addr(&format!("127.0.0.{i}:70{i:02}"))
+            } else {
+                SocketAddr::V6(SocketAddrV6::new(
+                    format!("fe80::{i}").parse().unwrap(),
+                    7100,
+                    0,
+                    i as u32,
+                ))
+            }
+        };
+        for i in 0..8 {
+            peers.insert(peer(&format!("n{i}"), i), of(i), Timestamp::ZERO);
+        }
+        // Removals move the last peers into the holes and free IPv6 entries;
+        // later IPv6 peers and address changes reuse them.
+        peers.remove(&id("n1"));
+        peers.remove(&id("n2"));
+        peers.insert(peer("n9", 9), of(9), Timestamp::ZERO);
+        let moved = peers.slot(&id("n3")).unwrap();
+        peers.set_addr(moved, of(4));
+        let again = peers.slot(&id("n4")).unwrap();
+        peers.set_addr(again, of(11));
+        assert!(peers.v6.len() <= 4, "{} IPv6 entries", peers.v6.len());
+        let expected = |i: u64| match i {
+            3 => of(4),
+            4 => of(11),
+            i => of(i),
+        };
+        for i in [0, 3, 4, 5, 6, 7, 9] {
+            let slot = peers.slot(&id(&format!("n{i}"))).unwrap();
+            assert_eq!(peers.addr(slot), expected(i), "n{i}");
+        }
     }
 
     #[test]
@@ -535,8 +611,11 @@ mod tests {
         let mut rng = SeededRng::from_seed_u64(5);
         let mut peers = Peers::new(SipKey::default());
         for i in 0..40 {
-            let (peer, info) = peer(&format!("n{i}"), i);
-            peers.insert(peer, info);
+            peers.insert(
+                peer(&format!("n{i}"), i),
+                addr("127.0.0.1:7000"),
+                Timestamp::ZERO,
+            );
         }
         let now = Timestamp::from_millis(7);
         for slot in [3, 9, 17, 39] {
@@ -570,8 +649,11 @@ mod tests {
     fn removal_keeps_every_other_peer_findable() {
         let mut peers = Peers::new(SipKey::default());
         for i in 0..5 {
-            let (peer, info) = peer(&format!("n{i}"), i);
-            peers.insert(peer, info);
+            peers.insert(
+                peer(&format!("n{i}"), i),
+                addr("127.0.0.1:7000"),
+                Timestamp::ZERO,
+            );
         }
         assert_eq!(peers.remove(&id("n1")).map(|p| p.heartbeat), Some(1));
         assert!(peers.remove(&id("n1")).is_none());
@@ -604,8 +686,11 @@ mod tests {
                     "step {step}"
                 );
             } else if let Entry::Vacant(vacant) = model.entry(name) {
-                let (peer, info) = peer(vacant.key(), step);
-                peers.insert(peer, info);
+                peers.insert(
+                    peer(vacant.key(), step),
+                    addr("127.0.0.1:7000"),
+                    Timestamp::ZERO,
+                );
                 vacant.insert(step);
             }
         }
