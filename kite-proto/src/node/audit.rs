@@ -66,6 +66,7 @@ impl Node {
             footprint.log_slots += slots;
         }
         self.peers.check_counts()?;
+        self.peers.check_addresses()?;
         if self.wanted.contains_key(&self.id) || self.forgotten.contains_key(&self.id) {
             return Err("the local id is wanted or forgotten".to_owned());
         }

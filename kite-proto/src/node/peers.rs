@@ -317,6 +317,28 @@ impl Peers {
         Ok(())
     }
 
+    /// Whether every IPv6 entry belongs to exactly one peer or is free
+    /// (for `Node::audit`).
+    #[cfg(any(test, feature = "arbitrary"))]
+    pub(super) fn check_addresses(&self) -> Result<(), String> {
+        let mut owners = vec![0u32; self.v6.len()];
+        let held = self
+            .info
+            .iter()
+            .filter(|info| info.v6)
+            .map(|info| info.host);
+        for entry in held.chain(self.free_v6.iter().copied()) {
+            match owners.get_mut(entry as usize) {
+                Some(owners) => *owners += 1,
+                None => return Err(format!("IPv6 entry {entry} out of {}", self.v6.len())),
+            }
+        }
+        match owners.iter().position(|&n| n != 1) {
+            Some(entry) => Err(format!("IPv6 entry {entry} held {} times", owners[entry])),
+            None => Ok(()),
+        }
+    }
+
     /// Up to `k` distinct alive peers, drawn uniformly. Draws slots at
     /// random while most peers are alive (a few draws, whatever the size of
     /// the table), else picks among a list of the alive ones.
@@ -603,6 +625,7 @@ mod tests {
             let slot = peers.slot(&id(&format!("n{i}"))).unwrap();
             assert_eq!(peers.addr(slot), expected(i), "n{i}");
         }
+        peers.check_addresses().unwrap();
     }
 
     #[test]
@@ -671,12 +694,23 @@ mod tests {
     #[test]
     fn agrees_with_an_ordered_map_over_random_inserts_and_removals() {
         use crate::rng::SeededRng;
+        use core::net::Ipv6Addr;
         use rand_core::RngCore;
         use std::collections::BTreeMap;
         use std::collections::btree_map::Entry;
         let mut rng = SeededRng::from_seed_u64(3);
         let mut peers = Peers::new(SipKey::random(&mut rng));
         let mut model = BTreeMap::new();
+        // Every third peer is reached over IPv6; addresses follow heartbeats.
+        let addr_of = |step: u64| match step % 3 {
+            0 => SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from_bits(step.into()),
+                7000,
+                0,
+                0,
+            )),
+            _ => SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from_bits(step as u32), 7000)),
+        };
         for step in 0..20_000u64 {
             let name = format!("n{}", rng.next_u32() % 600);
             if rng.next_u32().is_multiple_of(3) {
@@ -686,18 +720,17 @@ mod tests {
                     "step {step}"
                 );
             } else if let Entry::Vacant(vacant) = model.entry(name) {
-                peers.insert(
-                    peer(vacant.key(), step),
-                    addr("127.0.0.1:7000"),
-                    Timestamp::ZERO,
-                );
+                peers.insert(peer(vacant.key(), step), addr_of(step), Timestamp::ZERO);
                 vacant.insert(step);
             }
         }
         assert_eq!(peers.len(), model.len());
         for (name, heartbeat) in &model {
-            assert_eq!(peers.get(&id(name)).map(|p| p.heartbeat), Some(*heartbeat));
+            let slot = peers.slot(&id(name)).unwrap();
+            assert_eq!(peers.at(slot).1.heartbeat, *heartbeat);
+            assert_eq!(peers.addr(slot), addr_of(*heartbeat));
         }
+        peers.check_addresses().unwrap();
         assert!(peers.get(&id("absent")).is_none());
     }
 }
