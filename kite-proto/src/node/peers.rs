@@ -329,7 +329,7 @@ impl Peers {
             .map(|info| info.host);
         for entry in held.chain(self.free_v6.iter().copied()) {
             match owners.get_mut(entry as usize) {
-                Some(owners) => *owners += 1,
+                Some(count) => *count += 1,
                 None => return Err(format!("IPv6 entry {entry} out of {}", self.v6.len())),
             }
         }
